@@ -1,0 +1,43 @@
+"""Drift: a detector saw the data or the model's errors change."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import ClassVar
+
+from pydantic import Field
+
+from ._base import Event
+from .records import StreamName
+
+
+class DriftSource(StrEnum):
+    FEATURES = "features"
+    ERRORS = "errors"
+    REPORT = "report"
+
+
+class Severity(StrEnum):
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+
+
+class DriftDetected(Event):
+    """One alarm for one change: the cooldown has already folded repeats into it."""
+
+    topic: ClassVar[str] = "driftloop.drift.detected"
+
+    stream: StreamName
+    source: DriftSource
+    detector: str = Field(description="Detector name as in the spec, e.g. 'adwin'.")
+    features: tuple[str, ...] = ()
+    statistic: float
+    threshold: float | None = None
+    window_start: datetime
+    window_end: datetime
+    records_seen: int = Field(ge=0, description="Records of the stream the detector had seen.")
+    severity: Severity
+    report_uri: str | None = Field(default=None, description="The evidently HTML report.")
+    model_id: str | None = Field(default=None, description="Champion at the time, if any.")

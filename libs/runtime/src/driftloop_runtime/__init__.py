@@ -1,0 +1,1 @@
+"""What every driftloop service shares: settings, broker, logging, HTTP health."""

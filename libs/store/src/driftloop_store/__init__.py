@@ -1,0 +1,1 @@
+"""The knowledge store: PostgreSQL schema, migrations and typed queries (psycopg 3)."""

@@ -1,0 +1,1 @@
+"""Watches ingested data and the model's errors for concept drift."""

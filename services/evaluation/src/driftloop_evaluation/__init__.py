@@ -1,0 +1,1 @@
+"""Compares candidates with the champion and decides promotions."""

@@ -1,0 +1,1 @@
+"""Validates producers' records, stores them exactly once, dead-letters the rest."""

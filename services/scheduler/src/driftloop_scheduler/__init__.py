@@ -1,0 +1,1 @@
+"""Starts experiments and runs their ask/tell model search."""

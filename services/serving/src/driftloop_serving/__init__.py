@@ -1,0 +1,1 @@
+"""The model-serving HTTP endpoint; hot-swaps promoted models."""

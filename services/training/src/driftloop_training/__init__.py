@@ -1,0 +1,1 @@
+"""Runs trials: fits one model configuration on a snapshot, deterministically."""
