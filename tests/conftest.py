@@ -47,3 +47,12 @@ def database_url(postgres_server_url: str) -> Iterator[str]:
     finally:
         with psycopg.connect(postgres_server_url, autocommit=True) as conn:
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@pytest.fixture(scope="session")
+def kafka(kafka_bootstrap: str) -> str:
+    """The session's broker with every driftloop topic created."""
+    from driftloop.topics import ensure_topics_sync
+
+    ensure_topics_sync(kafka_bootstrap)
+    return kafka_bootstrap

@@ -1,0 +1,82 @@
+"""The shape every FastStream service shares: a Kafka broker, the store, ``/health``, uvicorn."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+import uvicorn
+from faststream.asgi import AsgiFastStream, AsgiResponse, get
+from faststream.kafka import KafkaBroker, KafkaRouter
+from faststream.kafka.publisher import DefaultPublisher
+
+from driftloop_contracts import Event
+
+from .resources import Resources
+from .settings import ServiceSettings
+
+logger = logging.getLogger("driftloop")
+
+
+def configure_logging(settings: ServiceSettings) -> None:
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format=f"%(asctime)s %(levelname)s {settings.service} %(name)s: %(message)s",
+    )
+
+
+def create_broker(settings: ServiceSettings) -> KafkaBroker:
+    """A broker object; it connects only when the app starts."""
+    return KafkaBroker(
+        settings.kafka_bootstrap_servers,
+        client_id=f"driftloop-{settings.service}-{settings.instance}",
+        logger=logging.getLogger(f"driftloop.{settings.service}.kafka"),
+    )
+
+
+def publisher(router: KafkaRouter, event: type[Event], service: str) -> DefaultPublisher:
+    """Declare that ``service`` publishes ``event``; the AsyncAPI document lists it under that name."""
+    name = event.__name__
+    return router.publisher(
+        event.topic,
+        schema=event,
+        title=f"{service}:to_{event.topic.removeprefix('driftloop.').replace('.', '_')}",
+        description=(event.__doc__ or name).strip().splitlines()[0],
+    )
+
+
+def health_route(broker: KafkaBroker, resources: Resources) -> tuple[str, Any]:
+    """``GET /health``: 200 when Kafka and PostgreSQL answer, 503 naming what does not."""
+
+    @get(description="Kafka and PostgreSQL reachable from this service.")
+    async def health(scope: Any) -> AsgiResponse:
+        checks = {"kafka": await broker.ping(timeout=2.0), "database": await resources.database_ok()}
+        body = {"service": resources.settings.service, "instance": resources.settings.instance,
+                "status": "ok" if all(checks.values()) else "unhealthy", **checks}
+        status = 200 if all(checks.values()) else 503
+        return AsgiResponse(json.dumps(body).encode(), status, headers={"content-type": "application/json"})
+
+    return "/health", health
+
+
+def create_service_app(
+    settings: ServiceSettings, broker: KafkaBroker, resources: Resources
+) -> AsgiFastStream:
+    """The ASGI app of a FastStream service: the store opens before the broker starts."""
+    return AsgiFastStream(
+        broker,
+        asgi_routes=[health_route(broker, resources)],
+        on_startup=[resources.start],
+        after_shutdown=[resources.stop],
+        logger=logging.getLogger(f"driftloop.{settings.service}"),
+    )
+
+
+def serve(app: Any, settings: ServiceSettings) -> None:
+    """Run ``app`` under uvicorn until SIGINT/SIGTERM; uvicorn drains and runs shutdown hooks."""
+    configure_logging(settings)
+    logger.info("%s starting on http://%s:%d (kafka %s)", settings.service, settings.host,
+                settings.http_port, settings.kafka_bootstrap_servers)
+    uvicorn.run(app, host=settings.host, port=settings.http_port,
+                log_level=settings.log_level.lower(), access_log=False, lifespan="on")

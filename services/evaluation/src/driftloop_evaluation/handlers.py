@@ -1,0 +1,16 @@
+"""Kafka wiring of the evaluation service: what it consumes and what it publishes."""
+
+from faststream.kafka import KafkaRouter
+
+from driftloop_contracts import PromotionDecided, ApprovalRequested, ModelPromoted
+from driftloop_runtime import Resources, publisher
+
+SERVICE = "evaluation"
+
+
+def create_router(resources: Resources) -> KafkaRouter:
+    router = KafkaRouter()
+    publisher(router, PromotionDecided, SERVICE)
+    publisher(router, ApprovalRequested, SERVICE)
+    publisher(router, ModelPromoted, SERVICE)
+    return router

@@ -1,0 +1,16 @@
+"""Kafka wiring of the scheduler service: what it consumes and what it publishes."""
+
+from faststream.kafka import KafkaRouter
+
+from driftloop_contracts import ExperimentStarted, TrialRequested, ExperimentCompleted
+from driftloop_runtime import Resources, publisher
+
+SERVICE = "scheduler"
+
+
+def create_router(resources: Resources) -> KafkaRouter:
+    router = KafkaRouter()
+    publisher(router, ExperimentStarted, SERVICE)
+    publisher(router, TrialRequested, SERVICE)
+    publisher(router, ExperimentCompleted, SERVICE)
+    return router

@@ -1,0 +1,40 @@
+"""Which model serves each stream, and the rule for replacing it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class Champion:
+    stream: str
+    model_id: str
+    version: int
+    artifact_sha256: str
+    since: datetime
+
+
+class Champions:
+    """The serving model per stream. Swapping is one dict assignment, so it is atomic for readers."""
+
+    def __init__(self) -> None:
+        self._by_stream: dict[str, Champion] = {}
+
+    def get(self, stream: str) -> Champion | None:
+        return self._by_stream.get(stream)
+
+    def all(self) -> list[Champion]:
+        return sorted(self._by_stream.values(), key=lambda c: c.stream)
+
+    def offer(self, candidate: Champion) -> bool:
+        """Take ``candidate`` unless the current one was appointed later.
+
+        Promotions can arrive after the store was read at start, or out of order; the
+        later appointment wins. Versions cannot decide, since a rollback appoints an older one.
+        """
+        current = self._by_stream.get(candidate.stream)
+        if current is not None and current.since > candidate.since:
+            return False
+        self._by_stream[candidate.stream] = candidate
+        return True

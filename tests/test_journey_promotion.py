@@ -1,0 +1,45 @@
+"""Journey: evaluation publishes a promotion; serving, a separate app, swaps to it.
+
+Both run on the real embedded broker and a real PostgreSQL; serving runs under uvicorn.
+"""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+import driftloop_evaluation
+import driftloop_serving
+from driftloop_contracts import ModelPromoted, PromotionReason
+
+from .helpers import eventually, running_server
+
+pytestmark = pytest.mark.journey
+
+
+async def test_serving_swaps_to_the_model_evaluation_promoted(kafka: str, database_url: str) -> None:
+    env = {"kafka_bootstrap_servers": kafka, "database_url": database_url}
+    serving = driftloop_serving.create_app(driftloop_serving.Settings(**env))
+    evaluation = driftloop_evaluation.create_app(driftloop_evaluation.Settings(**env))
+    promoted = ModelPromoted(stream="journey", model_id="m-1", version=1,
+                             artifact_sha256="c" * 64, reason=PromotionReason.FIRST_MODEL)
+
+    async with running_server(serving) as url, httpx.AsyncClient(base_url=url) as client:
+        assert (await client.get("/health")).json()["status"] == "ok"
+        assert (await client.get("/ready")).status_code == 503
+        assert (await client.get("/models/current", params={"stream": "journey"})).status_code == 404
+
+        broker = evaluation.brokers[0]
+        await broker.start()
+        try:
+            await broker.publish(promoted, topic=ModelPromoted.topic)
+        finally:
+            await broker.stop()
+
+        async def swapped() -> list[dict[str, object]] | None:
+            response = await client.get("/models/current", params={"stream": "journey"})
+            return response.json() if response.status_code == 200 else None
+
+        current = await eventually(swapped, what="serving to take the promoted model")
+        assert current[0]["model_id"] == "m-1" and current[0]["version"] == 1
+        assert (await client.get("/ready")).status_code == 200
