@@ -17,8 +17,9 @@ from driftloop.embedded import free_port
 async def running_server(app: Any) -> AsyncIterator[str]:
     """Serve ``app`` with a real uvicorn on a free port; yield its base URL."""
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                                          lifespan="on"))
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    )
     task = asyncio.create_task(server.serve())
     try:
         await eventually(lambda: _started(server), timeout=30, what="uvicorn to start")
@@ -32,8 +33,9 @@ async def _started(server: uvicorn.Server) -> bool:
     return server.started
 
 
-async def eventually(check: Callable[[], Awaitable[Any]], timeout: float = 20.0,
-                     what: str = "condition") -> Any:
+async def eventually(
+    check: Callable[[], Awaitable[Any]], timeout: float = 20.0, what: str = "condition"
+) -> Any:
     """Poll ``check`` until it returns a truthy value; fail naming ``what`` after ``timeout``."""
     deadline = time.monotonic() + timeout
     while True:

@@ -43,15 +43,43 @@ def example(event: type[Event]) -> Event:
 
 def _value_for(name: str, annotation: Any) -> Any:
     samples: dict[str, Any] = {
-        "stream": "agrawal", "batch_id": uuid4(), "window_start": NOW, "window_end": NOW,
-        "artifact_sha256": SHA, "version": 1, "model_version": 1, "budget_trials": 10,
-        "budget_seconds": 60.0, "timeout_seconds": 30.0, "seed": 7, "attempt": 1,
-        "source": DriftSource.ERRORS, "severity": Severity.HIGH, "status": ExperimentStatus.COMPLETED,
-        "reason": "because", "trigger": "manual", "action": "pause", "verdict": "promote",
-        "approved": True, "alpha": 0.05, "min_gain": 0.0, "candidate_score": 0.9, "statistic": 1.5,
-        "duration_seconds": 1.0, "trials_run": 3, "stored": 1, "duplicates": 0, "rejected": 0,
-        "labelled": 1, "records_seen": 1000, "params": {"C": 1.0}, "metrics": {"accuracy": 0.9},
-        "features": {"x": 1.0}, "prediction": 1, "label": 1, "payload": "{}",
+        "stream": "agrawal",
+        "batch_id": uuid4(),
+        "window_start": NOW,
+        "window_end": NOW,
+        "artifact_sha256": SHA,
+        "version": 1,
+        "model_version": 1,
+        "budget_trials": 10,
+        "budget_seconds": 60.0,
+        "timeout_seconds": 30.0,
+        "seed": 7,
+        "attempt": 1,
+        "source": DriftSource.ERRORS,
+        "severity": Severity.HIGH,
+        "status": ExperimentStatus.COMPLETED,
+        "reason": "because",
+        "trigger": "manual",
+        "action": "pause",
+        "verdict": "promote",
+        "approved": True,
+        "alpha": 0.05,
+        "min_gain": 0.0,
+        "candidate_score": 0.9,
+        "statistic": 1.5,
+        "duration_seconds": 1.0,
+        "trials_run": 3,
+        "stored": 1,
+        "duplicates": 0,
+        "rejected": 0,
+        "labelled": 1,
+        "records_seen": 1000,
+        "params": {"C": 1.0},
+        "metrics": {"accuracy": 0.9},
+        "features": {"x": 1.0},
+        "prediction": 1,
+        "label": 1,
+        "payload": "{}",
     }
     if isinstance(annotation, type) and issubclass(annotation, Enum):
         return next(iter(annotation))
@@ -100,22 +128,34 @@ def test_then_chains_cause_to_effect_and_carries_ids() -> None:
 
 def test_then_lets_the_effect_override_a_carried_id() -> None:
     drift = example(DriftDetected)
-    promoted = drift.then(ModelPromoted, stream="other", model_id="m", version=2,
-                          artifact_sha256=SHA, reason=PromotionReason.RECURRING)
+    promoted = drift.then(
+        ModelPromoted,
+        stream="other",
+        model_id="m",
+        version=2,
+        artifact_sha256=SHA,
+        reason=PromotionReason.RECURRING,
+    )
     assert promoted.stream == "other"
 
 
 def test_record_envelope_is_plain_json_any_client_can_send() -> None:
-    raw = ('{"stream": "agrawal", "record_id": "r-1", "event_time": "2026-11-23T12:00:00Z",'
-           ' "features": {"salary": 52000.5, "elevel": 2, "car": "c3"}, "label": 1}')
+    raw = (
+        '{"stream": "agrawal", "record_id": "r-1", "event_time": "2026-11-23T12:00:00Z",'
+        ' "features": {"salary": 52000.5, "elevel": 2, "car": "c3"}, "label": 1}'
+    )
     record = Record.model_validate_json(raw)
     assert record.features["salary"] == 52000.5 and record.label == 1
 
 
 @pytest.mark.parametrize(
     ("patch", "field"),
-    [({"stream": "Bad Name"}, "stream"), ({"record_id": ""}, "record_id"),
-     ({"event_time": "yesterday"}, "event_time"), ({"features": [1, 2]}, "features")],
+    [
+        ({"stream": "Bad Name"}, "stream"),
+        ({"record_id": ""}, "record_id"),
+        ({"event_time": "yesterday"}, "event_time"),
+        ({"features": [1, 2]}, "features"),
+    ],
 )
 def test_record_envelope_names_the_bad_field(patch: dict[str, Any], field: str) -> None:
     data = {"stream": "s", "record_id": "1", "event_time": NOW.isoformat(), "features": {}, **patch}

@@ -5,8 +5,12 @@ Both run on the real embedded broker and a real PostgreSQL; serving runs under u
 
 from __future__ import annotations
 
+from typing import cast
+
 import httpx
 import pytest
+from faststream.kafka import KafkaBroker
+from pydantic import SecretStr
 
 import driftloop_evaluation
 import driftloop_serving
@@ -17,19 +21,32 @@ from .helpers import eventually, running_server
 pytestmark = pytest.mark.journey
 
 
-async def test_serving_swaps_to_the_model_evaluation_promoted(kafka: str, database_url: str) -> None:
-    env = {"kafka_bootstrap_servers": kafka, "database_url": database_url}
-    serving = driftloop_serving.create_app(driftloop_serving.Settings(**env))
-    evaluation = driftloop_evaluation.create_app(driftloop_evaluation.Settings(**env))
-    promoted = ModelPromoted(stream="journey", model_id="m-1", version=1,
-                             artifact_sha256="c" * 64, reason=PromotionReason.FIRST_MODEL)
+async def test_serving_swaps_to_the_model_evaluation_promoted(
+    kafka: str, database_url: str
+) -> None:
+    secret = SecretStr(database_url)
+    serving = driftloop_serving.create_app(
+        driftloop_serving.Settings(kafka_bootstrap_servers=kafka, database_url=secret)
+    )
+    evaluation = driftloop_evaluation.create_app(
+        driftloop_evaluation.Settings(kafka_bootstrap_servers=kafka, database_url=secret)
+    )
+    promoted = ModelPromoted(
+        stream="journey",
+        model_id="m-1",
+        version=1,
+        artifact_sha256="c" * 64,
+        reason=PromotionReason.FIRST_MODEL,
+    )
 
     async with running_server(serving) as url, httpx.AsyncClient(base_url=url) as client:
         assert (await client.get("/health")).json()["status"] == "ok"
         assert (await client.get("/ready")).status_code == 503
-        assert (await client.get("/models/current", params={"stream": "journey"})).status_code == 404
+        assert (
+            await client.get("/models/current", params={"stream": "journey"})
+        ).status_code == 404
 
-        broker = evaluation.brokers[0]
+        broker = cast(KafkaBroker, evaluation.brokers[0])
         await broker.start()
         try:
             await broker.publish(promoted, topic=ModelPromoted.topic)

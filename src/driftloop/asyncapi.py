@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import yaml
 from faststream.kafka import KafkaBroker, KafkaRouter
 from faststream.specification import AsyncAPI
 
@@ -39,9 +40,18 @@ DESCRIPTION = (
 
 def _outside() -> KafkaRouter:
     router = KafkaRouter()
-    router.publisher(Record.topic, schema=Record, title="producers:to_records",
-                     description=(Record.__doc__ or "").strip())
-    for event in (ExperimentRequested, ExperimentControlRequested, ApprovalGiven, RollbackRequested):
+    router.publisher(
+        Record.topic,
+        schema=Record,
+        title="producers:to_records",
+        description=(Record.__doc__ or "").strip(),
+    )
+    for event in (
+        ExperimentRequested,
+        ExperimentControlRequested,
+        ApprovalGiven,
+        RollbackRequested,
+    ):
         publisher(router, event, "operators")
     return router
 
@@ -49,8 +59,13 @@ def _outside() -> KafkaRouter:
 def system_broker() -> KafkaBroker:
     """One broker object holding every service's router; it never connects."""
     broker = KafkaBroker()
-    for module in (driftloop_ingestion, driftloop_drift, driftloop_scheduler, driftloop_training,
-                   driftloop_evaluation):
+    for module in (
+        driftloop_ingestion,
+        driftloop_drift,
+        driftloop_scheduler,
+        driftloop_training,
+        driftloop_evaluation,
+    ):
         settings = module.Settings()
         broker.include_router(module.handlers.create_router(Resources(settings)))
     broker.include_router(driftloop_serving.handlers.create_router(Champions()))
@@ -59,10 +74,15 @@ def system_broker() -> KafkaBroker:
 
 
 def render() -> str:
-    spec = AsyncAPI(system_broker(), title="driftloop", version="0.1.0",
-                    description=DESCRIPTION)
-    yaml: str = spec.to_specification().to_yaml()
-    return yaml
+    spec = AsyncAPI(system_broker(), title="driftloop", version="0.1.0", description=DESCRIPTION)
+    document = spec.to_specification().to_jsonable()
+    # FastStream keeps publishers in a set: sort the maps so the document is reproducible.
+    for section in (document, document.get("components", {})):
+        for key in ("channels", "operations", "messages", "schemas"):
+            if key in section:
+                section[key] = dict(sorted(section[key].items()))
+    text: str = yaml.safe_dump(document, sort_keys=False, allow_unicode=True, width=100)
+    return text
 
 
 def write(path: Path = DOCUMENT) -> bool:

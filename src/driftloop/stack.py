@@ -51,8 +51,11 @@ class ServiceProcess:
     def start(self) -> None:
         self._log = open(self.log_path, "ab")  # noqa: SIM115 - open for the child's lifetime
         self.process = subprocess.Popen(
-            [sys.executable, "-m", self.module], env=self.env, stdout=self._log,
-            stderr=subprocess.STDOUT, start_new_session=True,  # our Ctrl-C stops them in order
+            [sys.executable, "-m", self.module],
+            env=self.env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # our Ctrl-C stops them in order
         )
 
     def exit_code(self) -> int | None:
@@ -80,8 +83,14 @@ def healthy(url: str, timeout: float = 2.0) -> tuple[bool, dict[str, Any]]:
 
 
 class Stack:
-    def __init__(self, home: Path, console: Console, training_replicas: int = 1,
-                 serving_port: int = 8000, restart: bool = True) -> None:
+    def __init__(
+        self,
+        home: Path,
+        console: Console,
+        training_replicas: int = 1,
+        serving_port: int = 8000,
+        restart: bool = True,
+    ) -> None:
         self.home = home
         self.console = console
         self.training_replicas = training_replicas
@@ -114,17 +123,26 @@ class Stack:
             self._line("postgres", f"embedded, data in {self.home / 'pgdata'}", started)
         started = time.monotonic()
         applied = migrate_url(database)
-        self._line("migrations", f"applied {', '.join(applied)}" if applied else "up to date", started)
+        self._line(
+            "migrations", f"applied {', '.join(applied)}" if applied else "up to date", started
+        )
         started = time.monotonic()
         created = ensure_topics_sync(bootstrap)
         self._line("topics", f"created {len(created)}" if created else "all present", started)
         return bootstrap, database
 
     def start_services(self, bootstrap: str, database: str) -> None:
-        names = [f"training-{i + 1}" if s == "training" and self.training_replicas > 1 else s
-                 for s in SERVICES for i in range(self.training_replicas if s == "training" else 1)]
-        base = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": bootstrap, "DATABASE_URL": database,
-                "PYTHONUNBUFFERED": "1"}
+        names = [
+            f"training-{i + 1}" if s == "training" and self.training_replicas > 1 else s
+            for s in SERVICES
+            for i in range(self.training_replicas if s == "training" else 1)
+        ]
+        base = {
+            **os.environ,
+            "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+            "DATABASE_URL": database,
+            "PYTHONUNBUFFERED": "1",
+        }
         for name in names:
             port = self.serving_port if name == "serving" else free_port()
             env = {**base, "PORT": str(port), "HOST": "127.0.0.1"}
@@ -139,17 +157,25 @@ class Stack:
         started = time.monotonic()
         while time.monotonic() - started < timeout and not self.stopping:
             if (code := service.exit_code()) is not None:
-                self._line(service.name, f"[red]exited with code {code}[/] - see {service.log_path}",
-                           ok=False)
+                self._line(
+                    service.name,
+                    f"[red]exited with code {code}[/] - see {service.log_path}",
+                    ok=False,
+                )
                 return False
             ok, _ = healthy(service.url, timeout=1.0)
             if ok:
                 assert service.process is not None
-                self._line(service.name, f"pid {service.process.pid}  {service.url}  healthy", started)
+                self._line(
+                    service.name, f"pid {service.process.pid}  {service.url}  healthy", started
+                )
                 return True
             time.sleep(0.2)
-        self._line(service.name, f"[red]not healthy after {timeout:.0f}s[/] - see {service.log_path}",
-                   ok=False)
+        self._line(
+            service.name,
+            f"[red]not healthy after {timeout:.0f}s[/] - see {service.log_path}",
+            ok=False,
+        )
         return False
 
     def write_state(self, bootstrap: str) -> None:
@@ -157,10 +183,19 @@ class Stack:
             "pid": os.getpid(),
             "kafka": {"bootstrap_servers": bootstrap, "embedded": self.kafka is not None},
             # An external URL may carry a password: only the embedded one is written down.
-            "database": {"url": self.postgres.url if self.postgres else None,
-                         "embedded": self.postgres is not None},
-            "services": [{"name": s.name, "url": s.url, "log": str(s.log_path),
-                          "pid": s.process.pid if s.process else None} for s in self.services],
+            "database": {
+                "url": self.postgres.url if self.postgres else None,
+                "embedded": self.postgres is not None,
+            },
+            "services": [
+                {
+                    "name": s.name,
+                    "url": s.url,
+                    "log": str(s.log_path),
+                    "pid": s.process.pid if s.process else None,
+                }
+                for s in self.services
+            ],
         }
         (self.home / STATE_FILE).write_text(json.dumps(state, indent=2))
 
@@ -174,10 +209,14 @@ class Stack:
                 continue
             now = time.monotonic()
             if service.next_restart == 0.0:
-                delay = min(30.0, 2.0 ** service.restarts)
-                self._line(service.name, f"[red]died with code {code}[/]"
-                           + (f", restarting in {delay:.0f}s" if self.restart else "")
-                           + f" - see {service.log_path}", ok=False)
+                delay = min(30.0, 2.0**service.restarts)
+                self._line(
+                    service.name,
+                    f"[red]died with code {code}[/]"
+                    + (f", restarting in {delay:.0f}s" if self.restart else "")
+                    + f" - see {service.log_path}",
+                    ok=False,
+                )
                 service.next_restart = now + delay
             if self.restart and now >= service.next_restart:
                 service.restarts += 1
@@ -208,8 +247,13 @@ class Stack:
         self.console.print(f"{mark} {name:<12} {text}{took}", highlight=False)
 
 
-def run_up(home: Path, console: Console, training_replicas: int = 1, serving_port: int = 8000,
-           restart: bool = True) -> int:
+def run_up(
+    home: Path,
+    console: Console,
+    training_replicas: int = 1,
+    serving_port: int = 8000,
+    restart: bool = True,
+) -> int:
     """Start everything, supervise until SIGINT/SIGTERM, stop everything. Returns the exit code."""
     stack = Stack(home, console, training_replicas, serving_port, restart)
 
@@ -228,8 +272,10 @@ def run_up(home: Path, console: Console, training_replicas: int = 1, serving_por
         if unhealthy:
             console.print(f"[red]unhealthy: {', '.join(unhealthy)}[/]")
         else:
-            console.print(f"[bold green]driftloop is up[/] in {time.monotonic() - started:.1f}s; "
-                          "Ctrl-C stops it. `driftloop status` checks it.")
+            console.print(
+                f"[bold green]driftloop is up[/] in {time.monotonic() - started:.1f}s; "
+                "Ctrl-C stops it. `driftloop status` checks it."
+            )
         while not stack.stopping:
             stack.supervise_once(bootstrap)
             time.sleep(0.5)
@@ -247,4 +293,3 @@ def read_state(home: Path) -> dict[str, Any] | None:
         return None
     state: dict[str, Any] = json.loads(path.read_text())
     return state
-

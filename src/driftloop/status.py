@@ -62,6 +62,9 @@ def check_service(service: dict[str, Any]) -> Check:
 def check_all(state: dict[str, Any]) -> list[Check]:
     database = state["database"]["url"] or os.environ.get("DATABASE_URL")
     checks = [check_kafka(state["kafka"]["bootstrap_servers"])]
-    checks.append(check_database(database) if database else
-                  Check("postgres", False, "external database: set DATABASE_URL to check it"))
+    checks.append(
+        check_database(database)
+        if database
+        else Check("postgres", False, "external database: set DATABASE_URL to check it")
+    )
     return checks + [check_service(s) for s in state["services"]]

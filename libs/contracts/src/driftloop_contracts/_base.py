@@ -19,7 +19,7 @@ def utcnow() -> datetime:
 
 
 class Contract(BaseModel):
-    """Frozen, and tolerant of fields it does not know: a newer producer breaks no older consumer."""
+    """Frozen, and deaf to fields it does not know: a newer producer breaks no older consumer."""
 
     model_config = ConfigDict(frozen=True, extra="ignore")
 

@@ -61,6 +61,8 @@ class ExperimentControlRequested(Event):
 
 
 class ExperimentStarted(Event):
+    """An experiment has its snapshot and budget and asks for its first trials."""
+
     topic: ClassVar[str] = "driftloop.experiment.started"
 
     stream: StreamName
@@ -103,6 +105,8 @@ class TrialCompleted(Event):
 
 
 class TrialFailed(Event):
+    """A trial raised, or ran out of time twice; the reason says which."""
+
     topic: ClassVar[str] = "driftloop.trial.failed"
 
     stream: StreamName

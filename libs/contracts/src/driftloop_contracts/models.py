@@ -48,6 +48,8 @@ class PromotionDecided(Event):
 
 
 class ApprovalRequested(Event):
+    """The gate passed a candidate, and the spec wants a person to approve it."""
+
     topic: ClassVar[str] = "driftloop.approval.requested"
 
     stream: StreamName

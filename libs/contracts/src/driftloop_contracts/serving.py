@@ -11,6 +11,8 @@ from .records import RecordId, StreamName, Value
 
 
 class PredictionLogged(Event):
+    """Serving answered a request: the record, the prediction and the model that made it."""
+
     topic: ClassVar[str] = "driftloop.prediction.logged"
 
     stream: StreamName

@@ -36,7 +36,7 @@ def create_broker(settings: ServiceSettings) -> KafkaBroker:
 
 
 def publisher(router: KafkaRouter, event: type[Event], service: str) -> DefaultPublisher:
-    """Declare that ``service`` publishes ``event``; the AsyncAPI document lists it under that name."""
+    """Declare that ``service`` publishes ``event``; AsyncAPI lists it under that name."""
     name = event.__name__
     return router.publisher(
         event.topic,
@@ -51,11 +51,20 @@ def health_route(broker: KafkaBroker, resources: Resources) -> tuple[str, Any]:
 
     @get(description="Kafka and PostgreSQL reachable from this service.")
     async def health(scope: Any) -> AsgiResponse:
-        checks = {"kafka": await broker.ping(timeout=2.0), "database": await resources.database_ok()}
-        body = {"service": resources.settings.service, "instance": resources.settings.instance,
-                "status": "ok" if all(checks.values()) else "unhealthy", **checks}
+        checks = {
+            "kafka": await broker.ping(timeout=2.0),
+            "database": await resources.database_ok(),
+        }
+        body = {
+            "service": resources.settings.service,
+            "instance": resources.settings.instance,
+            "status": "ok" if all(checks.values()) else "unhealthy",
+            **checks,
+        }
         status = 200 if all(checks.values()) else 503
-        return AsgiResponse(json.dumps(body).encode(), status, headers={"content-type": "application/json"})
+        return AsgiResponse(
+            json.dumps(body).encode(), status, headers={"content-type": "application/json"}
+        )
 
     return "/health", health
 
@@ -76,7 +85,18 @@ def create_service_app(
 def serve(app: Any, settings: ServiceSettings) -> None:
     """Run ``app`` under uvicorn until SIGINT/SIGTERM; uvicorn drains and runs shutdown hooks."""
     configure_logging(settings)
-    logger.info("%s starting on http://%s:%d (kafka %s)", settings.service, settings.host,
-                settings.http_port, settings.kafka_bootstrap_servers)
-    uvicorn.run(app, host=settings.host, port=settings.http_port,
-                log_level=settings.log_level.lower(), access_log=False, lifespan="on")
+    logger.info(
+        "%s starting on http://%s:%d (kafka %s)",
+        settings.service,
+        settings.host,
+        settings.http_port,
+        settings.kafka_bootstrap_servers,
+    )
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.http_port,
+        log_level=settings.log_level.lower(),
+        access_log=False,
+        lifespan="on",
+    )

@@ -28,7 +28,9 @@ class ServiceSettings(BaseSettings):
 
     kafka_bootstrap_servers: str = Field(
         default="127.0.0.1:9092",
-        validation_alias=AliasChoices("KAFKA_BOOTSTRAP_SERVERS", "DRIFTLOOP_KAFKA_BOOTSTRAP_SERVERS"),
+        validation_alias=AliasChoices(
+            "KAFKA_BOOTSTRAP_SERVERS", "DRIFTLOOP_KAFKA_BOOTSTRAP_SERVERS"
+        ),
     )
     # A URL may hold a password: SecretStr keeps it out of reprs and logs.
     database_url: SecretStr = Field(

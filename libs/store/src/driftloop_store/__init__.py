@@ -1,1 +1,49 @@
-"""The knowledge store: PostgreSQL schema, migrations and typed queries (psycopg 3)."""
+"""The knowledge store: PostgreSQL schema, migrations and typed queries (psycopg 3).
+
+Open a pool in the service's lifespan, migrating on the way in::
+
+    async with open_pool(settings.database_url, migrate=True) as pool:
+        async with pool.connection() as conn:
+            stream = await get_stream(conn, "orders")
+
+Nothing here connects at import time.
+"""
+
+from ._migrate import (
+    Migration,
+    MigrationError,
+    applied_migrations,
+    load_migrations,
+    migrate,
+    migrate_url,
+)
+from ._pool import Pool, open_pool
+from ._queries import (
+    current_champion,
+    get_stream,
+    list_streams,
+    record_human_action,
+    register_stream,
+)
+from ._rows import HumanActionRow, JsonObject, ModelRow, ServingRow, StreamRow
+
+__all__ = [
+    "HumanActionRow",
+    "JsonObject",
+    "Migration",
+    "MigrationError",
+    "ModelRow",
+    "Pool",
+    "ServingRow",
+    "StreamRow",
+    "applied_migrations",
+    "current_champion",
+    "get_stream",
+    "list_streams",
+    "load_migrations",
+    "migrate",
+    "migrate_url",
+    "open_pool",
+    "record_human_action",
+    "register_stream",
+]

@@ -2,7 +2,7 @@
 
 from faststream.kafka import KafkaRouter
 
-from driftloop_contracts import PromotionDecided, ApprovalRequested, ModelPromoted
+from driftloop_contracts import ApprovalRequested, ModelPromoted, PromotionDecided
 from driftloop_runtime import Resources, publisher
 
 SERVICE = "evaluation"

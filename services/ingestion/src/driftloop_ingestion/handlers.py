@@ -2,7 +2,7 @@
 
 from faststream.kafka import KafkaRouter
 
-from driftloop_contracts import RecordsIngested, RecordRejected
+from driftloop_contracts import RecordRejected, RecordsIngested
 from driftloop_runtime import Resources, publisher
 
 SERVICE = "ingestion"

@@ -2,7 +2,7 @@
 
 from faststream.kafka import KafkaRouter
 
-from driftloop_contracts import ExperimentStarted, TrialRequested, ExperimentCompleted
+from driftloop_contracts import ExperimentCompleted, ExperimentStarted, TrialRequested
 from driftloop_runtime import Resources, publisher
 
 SERVICE = "scheduler"

@@ -48,16 +48,25 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.get("/health", summary="Kafka and PostgreSQL reachable")
     async def health() -> JSONResponse:
-        checks = {"kafka": await broker.ping(timeout=2.0), "database": await resources.database_ok()}
+        checks = {
+            "kafka": await broker.ping(timeout=2.0),
+            "database": await resources.database_ok(),
+        }
         ok = all(checks.values())
-        body = {"service": settings.service, "instance": settings.instance,
-                "status": "ok" if ok else "unhealthy", **checks}
+        body = {
+            "service": settings.service,
+            "instance": settings.instance,
+            "status": "ok" if ok else "unhealthy",
+            **checks,
+        }
         return JSONResponse(body, status_code=200 if ok else 503)
 
     @app.get("/ready", summary="Ready once a model serves at least one stream")
     async def ready() -> JSONResponse:
         count = len(champions.all())
-        return JSONResponse({"ready": count > 0, "streams": count}, status_code=200 if count else 503)
+        return JSONResponse(
+            {"ready": count > 0, "streams": count}, status_code=200 if count else 503
+        )
 
     @app.get("/models/current", summary="The model serving each stream")
     async def models_current(stream: str | None = None) -> list[dict[str, Any]]:
@@ -70,5 +79,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 
 def _describe(champion: Champion) -> dict[str, Any]:
-    return {"stream": champion.stream, "model_id": champion.model_id, "version": champion.version,
-            "artifact_sha256": champion.artifact_sha256, "since": champion.since.isoformat()}
+    return {
+        "stream": champion.stream,
+        "model_id": champion.model_id,
+        "version": champion.version,
+        "artifact_sha256": champion.artifact_sha256,
+        "since": champion.since.isoformat(),
+    }

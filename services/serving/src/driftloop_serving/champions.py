@@ -16,7 +16,7 @@ class Champion:
 
 
 class Champions:
-    """The serving model per stream. Swapping is one dict assignment, so it is atomic for readers."""
+    """The serving model per stream; a swap is one dict assignment, atomic for readers."""
 
     def __init__(self) -> None:
         self._by_stream: dict[str, Champion] = {}

@@ -28,10 +28,12 @@ def create_router(champions: Champions) -> KafkaRouter:
         title=f"{SERVICE}:on_model_promoted",
     )
     async def on_model_promoted(event: ModelPromoted) -> None:
-        champion = Champion(event.stream, event.model_id, event.version, event.artifact_sha256,
-                            event.occurred_at)
+        champion = Champion(
+            event.stream, event.model_id, event.version, event.artifact_sha256, event.occurred_at
+        )
         if champions.offer(champion):
-            logger.info("stream %s now served by model %s v%d", event.stream, event.model_id,
-                        event.version)
+            logger.info(
+                "stream %s now served by model %s v%d", event.stream, event.model_id, event.version
+            )
 
     return router

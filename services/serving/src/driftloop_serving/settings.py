@@ -8,4 +8,3 @@ from driftloop_runtime import ServiceSettings
 class Settings(ServiceSettings):
     service: ClassVar[str] = "serving"
     default_port: ClassVar[int] = 8000
-

@@ -1,0 +1,119 @@
+"""Journey: `driftloop up` on the embedded default, `driftloop status`, a killed service, Ctrl-C."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+
+from driftloop.embedded import free_port
+
+pytestmark = pytest.mark.journey
+
+SERVICES = ["ingestion", "drift", "scheduler", "training", "evaluation", "serving"]
+
+
+def clean_env() -> dict[str, str]:
+    """The embedded default: no external broker or database."""
+    env = {
+        k: v for k, v in os.environ.items() if k not in {"KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL"}
+    }
+    return {**env, "PYTHONUNBUFFERED": "1", "COLUMNS": "200"}
+
+
+def read_until(process: subprocess.Popen[str], marker: str, timeout: float) -> list[str]:
+    lines: list[str] = []
+    deadline = time.monotonic() + timeout
+    assert process.stdout is not None
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line and process.poll() is not None:
+            break
+        lines.append(line.rstrip())
+        if marker in line:
+            return lines
+    raise AssertionError(f"no {marker!r} within {timeout}s; output so far:\n" + "\n".join(lines))
+
+
+def status(home: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "driftloop", "status", "--home", str(home)],
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+@pytest.fixture
+def stack(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], Path]]:
+    home = tmp_path / "home"
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "driftloop",
+            "up",
+            "--home",
+            str(home),
+            "--serving-port",
+            str(free_port()),
+        ],
+        env=clean_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        yield process, home
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def test_up_starts_everything_reports_deaths_and_stops_cleanly_on_sigint(
+    stack: tuple[subprocess.Popen[str], Path],
+) -> None:
+    process, home = stack
+    started = read_until(process, "driftloop is up", timeout=180)
+    text = "\n".join(started)
+    for component in ["kafka", "postgres", "migrations", "topics", *SERVICES]:
+        assert any(line.split()[1:2] == [component] and line.startswith("✓") for line in started), (
+            f"no healthy line for {component}:\n{text}"
+        )
+
+    healthy = status(home)
+    assert healthy.returncode == 0, healthy.stdout + healthy.stderr
+    for component in ["kafka", "postgres", *SERVICES]:
+        assert component in healthy.stdout
+
+    state = json.loads((home / "stack.json").read_text())
+    drift = next(s for s in state["services"] if s["name"] == "drift")
+    os.kill(drift["pid"], signal.SIGKILL)
+    died = read_until(process, "drift", timeout=30)
+    assert "died with code -9" in died[-1]
+    read_until(process, "healthy", timeout=60)
+    assert status(home).returncode == 0
+
+    pids = [s["pid"] for s in json.loads((home / "stack.json").read_text())["services"]]
+    process.send_signal(signal.SIGINT)
+    remaining, _ = process.communicate(timeout=90)
+    assert process.returncode == 0, remaining
+    stopped = [line.split()[1] for line in remaining.splitlines() if "stopped" in line]
+    assert stopped == [*reversed(SERVICES), "kafka", "postgres"], remaining
+    assert not [
+        pid
+        for pid in pids
+        if psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    ]
+    assert not (home / "stack.json").exists()
