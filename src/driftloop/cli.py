@@ -105,7 +105,7 @@ def spec_validate(
         spec = load_spec(file)
     except SpecError as exc:
         for line in exc.lines():
-            errors.print(f"{file}: {line}", highlight=False, markup=False)
+            errors.print(f"{file}: {line}", highlight=False, markup=False, soft_wrap=True)
         raise typer.Exit(1) from None
     console.print(f"OK {file}: stream {spec.stream!r}, {len(spec.families)} model families")
 
