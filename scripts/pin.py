@@ -19,9 +19,22 @@ BLOCK = re.compile(r"constraint-dependencies = \[\n(?:    .*\n)*\]\n")
 def exported(upgrade: bool) -> list[str]:
     subprocess.run(["uv", "lock", *(["--upgrade"] if upgrade else [])], check=True)
     out = subprocess.run(
-        ["uv", "export", "--frozen", "--all-packages", "--all-groups", "--no-hashes",
-         "--no-emit-workspace", "--no-header", "--no-annotate", "--format", "requirements.txt"],
-        check=True, capture_output=True, text=True,
+        [
+            "uv",
+            "export",
+            "--frozen",
+            "--all-packages",
+            "--all-groups",
+            "--no-hashes",
+            "--no-emit-workspace",
+            "--no-header",
+            "--no-annotate",
+            "--format",
+            "requirements.txt",
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout
     return [line.strip() for line in out.splitlines() if line.strip() and not line.startswith("#")]
 
