@@ -10,6 +10,8 @@ import tomllib
 from pathlib import Path
 
 import pytest
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVICES = ["ingestion", "drift", "scheduler", "training", "evaluation", "serving"]
@@ -17,10 +19,14 @@ PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 
 
 def pins() -> dict[str, str]:
+    """Exact pins that apply on this machine (markers evaluated)."""
     found = {}
     for line in PYPROJECT["tool"]["uv"]["constraint-dependencies"]:
-        name, version = line.split(";")[0].strip().split("==")
-        found[re.sub(r"[-_.]+", "-", name).lower()] = version
+        requirement = Requirement(line)
+        if requirement.marker is None or requirement.marker.evaluate():
+            (spec,) = requirement.specifier
+            assert spec.operator == "==", f"{line} is not an exact pin"
+            found[canonicalize_name(requirement.name)] = spec.version
     return found
 
 
@@ -28,7 +34,7 @@ def test_every_installed_package_is_pinned_exactly() -> None:
     pinned = pins()
     unpinned = []
     for dist in importlib.metadata.distributions():
-        name = re.sub(r"[-_.]+", "-", dist.metadata["Name"]).lower()
+        name = canonicalize_name(dist.metadata["Name"])
         if name.startswith("driftloop"):
             continue
         if pinned.get(name) != dist.version:
