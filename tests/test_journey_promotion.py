@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import cast
 
 import httpx
+import psycopg
 import pytest
 from faststream.kafka import KafkaBroker
 from pydantic import SecretStr
@@ -15,6 +16,7 @@ from pydantic import SecretStr
 import driftloop_evaluation
 import driftloop_serving
 from driftloop_contracts import ModelPromoted, PromotionReason
+from driftloop_store import migrate, register_stream
 
 from .helpers import eventually, running_server
 
@@ -60,3 +62,38 @@ async def test_serving_swaps_to_the_model_evaluation_promoted(
         current = await eventually(swapped, what="serving to take the promoted model")
         assert current[0]["model_id"] == "m-1" and current[0]["version"] == 1
         assert (await client.get("/ready")).status_code == 200
+
+
+async def test_serving_recovers_the_champion_from_the_store_on_start(
+    kafka: str, database_url: str
+) -> None:
+    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+        await migrate(conn)
+        await register_stream(conn, "stored", {"x": "float"}, "y")
+        await conn.execute(
+            "INSERT INTO artifacts (sha256, bytes, size) VALUES (%s, %s, 1)", ("d" * 64, b"m")
+        )
+        await conn.execute(
+            "INSERT INTO models (id, stream, version, artifact_sha256, family)"
+            " VALUES ('m-7', 'stored', 7, %s, 'sklearn.logistic_regression')",
+            ("d" * 64,),
+        )
+        await conn.execute(
+            "INSERT INTO serving_history (stream, model_id, reason, actor)"
+            " VALUES ('stored', 'm-7', 'gate', 'evaluation')"
+        )
+
+    settings = driftloop_serving.Settings(
+        kafka_bootstrap_servers=kafka, database_url=SecretStr(database_url)
+    )
+    app = driftloop_serving.create_app(settings)
+    async with running_server(app) as url, httpx.AsyncClient(base_url=url) as client:
+        response = await client.get("/models/current", params={"stream": "stored"})
+    assert response.status_code == 200
+    assert response.json()[0] | {"since": None} == {
+        "stream": "stored",
+        "model_id": "m-7",
+        "version": 7,
+        "artifact_sha256": "d" * 64,
+        "since": None,
+    }

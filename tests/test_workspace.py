@@ -20,7 +20,7 @@ PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 
 def pins() -> dict[str, str]:
     """Exact pins that apply on this machine (markers evaluated)."""
-    found = {}
+    found: dict[str, str] = {}
     for line in PYPROJECT["tool"]["uv"]["constraint-dependencies"]:
         requirement = Requirement(line)
         if requirement.marker is None or requirement.marker.evaluate():

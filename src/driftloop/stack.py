@@ -10,76 +10,20 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
-import httpx
 from rich.console import Console
 
 from driftloop_store import migrate_url
 
 from .embedded import EmbeddedKafka, EmbeddedPostgres, free_port
+from .processes import ServiceProcess, healthy
 from .topics import ensure_topics_sync
 
 SERVICES = ("ingestion", "drift", "scheduler", "training", "evaluation", "serving")
 STATE_FILE = "stack.json"
-
-
-@dataclass
-class ServiceProcess:
-    name: str
-    port: int
-    log_path: Path
-    env: dict[str, str]
-    process: subprocess.Popen[bytes] | None = None
-    restarts: int = 0
-    next_restart: float = 0.0
-    _log: IO[bytes] | None = field(default=None, repr=False)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def module(self) -> str:
-        return f"driftloop_{self.name.split('-')[0]}"
-
-    def start(self) -> None:
-        self._log = open(self.log_path, "ab")  # noqa: SIM115 - open for the child's lifetime
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", self.module],
-            env=self.env,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # our Ctrl-C stops them in order
-        )
-
-    def exit_code(self) -> int | None:
-        return None if self.process is None else self.process.poll()
-
-    def stop(self, timeout: float = 15.0) -> int | None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        if self._log:
-            self._log.close()
-        return self.exit_code()
-
-
-def healthy(url: str, timeout: float = 2.0) -> tuple[bool, dict[str, Any]]:
-    try:
-        response = httpx.get(f"{url}/health", timeout=timeout)
-        return response.status_code == 200, response.json()
-    except (httpx.HTTPError, ValueError) as exc:
-        return False, {"error": str(exc) or type(exc).__name__}
 
 
 class Stack:

@@ -12,7 +12,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from driftloop_contracts import TOPICS
 
-from .stack import healthy
+from .processes import healthy
 
 
 @dataclass(frozen=True)
