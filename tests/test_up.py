@@ -117,3 +117,103 @@ def test_up_starts_everything_reports_deaths_and_stops_cleanly_on_sigint(
         if psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
     ]
     assert not (home / "stack.json").exists()
+
+
+def test_up_uses_an_external_database_and_stops_on_sigterm(
+    tmp_path: Path, database_url: str
+) -> None:
+    home = tmp_path / "home"
+    env = {**clean_env(), "DATABASE_URL": database_url}
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "driftloop",
+            "up",
+            "--home",
+            str(home),
+            "--serving-port",
+            str(free_port()),
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        started = read_until(process, "driftloop is up", timeout=180)
+        assert any("postgres" in line and "external (DATABASE_URL)" in line for line in started)
+        assert not (home / "pgdata").exists()
+        assert database_url not in (home / "stack.json").read_text()
+
+        process.send_signal(signal.SIGTERM)
+        remaining, _ = process.communicate(timeout=90)
+        assert process.returncode == 0, remaining
+        stopped = [line.split()[1] for line in remaining.splitlines() if "stopped" in line]
+        assert stopped == [*reversed(SERVICES), "kafka"], remaining
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def test_a_second_up_in_the_same_home_refuses_to_start(
+    stack: tuple[subprocess.Popen[str], Path],
+) -> None:
+    process, home = stack
+    read_until(process, "driftloop is up", timeout=180)
+    second = subprocess.run(
+        [sys.executable, "-m", "driftloop", "up", "--home", str(home)],
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert second.returncode == 1
+    assert "already running" in second.stdout
+
+
+def test_up_after_a_killed_up_reaps_what_it_left_running(
+    stack: tuple[subprocess.Popen[str], Path],
+) -> None:
+    process, home = stack
+    read_until(process, "driftloop is up", timeout=180)
+    state = json.loads((home / "stack.json").read_text())
+    orphans = [s["pid"] for s in state["services"]] + [state["kafka"]["pid"]]
+    process.kill()
+    process.wait()
+    assert all(psutil.pid_exists(pid) for pid in orphans)
+
+    again = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "driftloop",
+            "up",
+            "--home",
+            str(home),
+            "--serving-port",
+            str(free_port()),
+        ],
+        env=clean_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        started = read_until(again, "driftloop is up", timeout=180)
+        assert sum("left over from an earlier run" in line for line in started) == len(orphans)
+        time.sleep(0.5)
+        assert not [
+            pid
+            for pid in orphans
+            if psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+        ]
+        again.send_signal(signal.SIGINT)
+        again.communicate(timeout=90)
+        assert again.returncode == 0
+    finally:
+        if again.poll() is None:
+            again.kill()
+            again.wait()

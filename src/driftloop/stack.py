@@ -7,6 +7,7 @@ order before stopping the broker and the database.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -14,6 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import psutil
 from rich.console import Console
 
 from driftloop_store import migrate_url
@@ -125,7 +127,11 @@ class Stack:
     def write_state(self, bootstrap: str) -> None:
         state = {
             "pid": os.getpid(),
-            "kafka": {"bootstrap_servers": bootstrap, "embedded": self.kafka is not None},
+            "kafka": {
+                "bootstrap_servers": bootstrap,
+                "embedded": self.kafka is not None,
+                "pid": self.kafka.process.pid if self.kafka and self.kafka.process else None,
+            },
             # An external URL may carry a password: only the embedded one is written down.
             "database": {
                 "url": self.postgres.url if self.postgres else None,
@@ -199,6 +205,13 @@ def run_up(
     restart: bool = True,
 ) -> int:
     """Start everything, supervise until SIGINT/SIGTERM, stop everything. Returns the exit code."""
+    if (previous := read_state(home)) is not None:
+        if psutil.pid_exists(previous["pid"]):
+            console.print(
+                f"[red]driftloop is already running from {home} (pid {previous['pid']})[/]"
+            )
+            return 1
+        _reap(previous, console)
     stack = Stack(home, console, training_replicas, serving_port, restart)
 
     def request_stop(signum: int, _frame: object) -> None:
@@ -229,6 +242,15 @@ def run_up(
     finally:
         stack.stop()
     return 0
+
+
+def _reap(state: dict[str, Any], console: Console) -> None:
+    """Kill what a previous `up` that was itself killed left running (its broker, its services)."""
+    pids = [s["pid"] for s in state["services"]] + [state["kafka"].get("pid")]
+    for pid in filter(None, pids):
+        with contextlib.suppress(psutil.Error):
+            psutil.Process(pid).kill()
+            console.print(f"[yellow]killed pid {pid} left over from an earlier run[/]")
 
 
 def read_state(home: Path) -> dict[str, Any] | None:
