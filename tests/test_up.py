@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -43,6 +44,10 @@ def read_until(process: subprocess.Popen[str], marker: str, timeout: float) -> l
     raise AssertionError(f"no {marker!r} within {timeout}s; output so far:\n" + "\n".join(lines))
 
 
+def alive(pids: list[int]) -> list[int]:
+    return [p for p in pids if psutil.pid_exists(p) and psutil.Process(p).status() != "zombie"]
+
+
 def status(home: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "driftloop", "status", "--home", str(home)],
@@ -54,31 +59,30 @@ def status(home: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-@pytest.fixture
-def stack(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], Path]]:
-    home = tmp_path / "home"
+@contextlib.contextmanager
+def up(home: Path, env: dict[str, str] | None = None) -> Iterator[subprocess.Popen[str]]:
+    """`driftloop up` in ``home``, killed at the end if the test did not stop it."""
+    command = [sys.executable, "-m", "driftloop", "up", "--home", str(home)]
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "driftloop",
-            "up",
-            "--home",
-            str(home),
-            "--serving-port",
-            str(free_port()),
-        ],
-        env=clean_env(),
+        [*command, "--serving-port", str(free_port())],
+        env=env or clean_env(),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
     )
     try:
-        yield process, home
+        yield process
     finally:
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+@pytest.fixture
+def stack(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], Path]]:
+    home = tmp_path / "home"
+    with up(home) as process:
+        yield process, home
 
 
 def test_up_starts_everything_reports_deaths_and_stops_cleanly_on_sigint(
@@ -115,11 +119,7 @@ def test_up_starts_everything_reports_deaths_and_stops_cleanly_on_sigint(
     stopped = [line.split() for line in remaining.splitlines() if "stopped" in line]
     assert [words[1] for words in stopped] == [*reversed(SERVICES), "kafka", "postgres"], remaining
     assert all(words == ["✓", words[1], "stopped", *words[3:]] for words in stopped), remaining
-    assert not [
-        pid
-        for pid in pids
-        if psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    ]
+    assert not alive(pids)
     assert not (home / "stack.json").exists()
 
 
@@ -128,23 +128,7 @@ def test_up_uses_an_external_database_and_stops_on_sigterm(
 ) -> None:
     home = tmp_path / "home"
     env = {**clean_env(), "DATABASE_URL": database_url}
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "driftloop",
-            "up",
-            "--home",
-            str(home),
-            "--serving-port",
-            str(free_port()),
-        ],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
+    with up(home, env) as process:
         started = read_until(process, "driftloop is up", timeout=180)
         assert any("postgres" in line and "external (DATABASE_URL)" in line for line in started)
         assert not (home / "pgdata").exists()
@@ -155,10 +139,6 @@ def test_up_uses_an_external_database_and_stops_on_sigterm(
         assert process.returncode == 0, remaining
         stopped = [line.split()[1] for line in remaining.splitlines() if "stopped" in line]
         assert stopped == [*reversed(SERVICES), "kafka"], remaining
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
 
 
 def test_a_second_up_in_the_same_home_refuses_to_start(
@@ -189,35 +169,11 @@ def test_up_after_a_killed_up_reaps_what_it_left_running(
     process.wait()
     assert all(psutil.pid_exists(pid) for pid in orphans)
 
-    again = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "driftloop",
-            "up",
-            "--home",
-            str(home),
-            "--serving-port",
-            str(free_port()),
-        ],
-        env=clean_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
+    with up(home) as again:
         started = read_until(again, "driftloop is up", timeout=180)
         assert sum("left over from an earlier run" in line for line in started) == len(orphans)
         time.sleep(0.5)
-        assert not [
-            pid
-            for pid in orphans
-            if psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-        ]
+        assert not alive(orphans)
         again.send_signal(signal.SIGINT)
         again.communicate(timeout=90)
         assert again.returncode == 0
-    finally:
-        if again.poll() is None:
-            again.kill()
-            again.wait()

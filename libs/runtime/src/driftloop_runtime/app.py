@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import uvicorn
@@ -70,9 +71,12 @@ def health_route(broker: KafkaBroker, resources: Resources) -> tuple[str, Any]:
 
 
 def create_service_app(
-    settings: ServiceSettings, broker: KafkaBroker, resources: Resources
+    settings: ServiceSettings, create_router: Callable[[Resources], KafkaRouter]
 ) -> AsgiFastStream:
     """The ASGI app of a FastStream service: the store opens before the broker starts."""
+    broker = create_broker(settings)
+    resources = Resources(settings)
+    broker.include_router(create_router(resources))
     return AsgiFastStream(
         broker,
         asgi_routes=[health_route(broker, resources)],
