@@ -32,59 +32,88 @@ SHA = "ab" * 32
 
 
 def example(event: type[Event]) -> Event:
-    """A valid instance of ``event`` built from its JSON schema's required fields."""
-    values: dict[str, Any] = {}
+    """An instance of ``event`` with every field set: optional ones too, so all round-trip."""
+    values: dict[str, Any] = {"causation_id": uuid4(), "occurred_at": NOW}
     for name, field in event.model_fields.items():
-        if not field.is_required():
+        if name in values or name == "schema_version":
             continue
-        values[name] = _value_for(name, field.annotation)
+        if field.is_required() or name in SAMPLES:
+            values[name] = _value_for(name, field.annotation)
     return event(**values)
 
 
+SAMPLES: dict[str, Any] = {
+    "stream": "agrawal",
+    "batch_id": uuid4(),
+    "window_start": NOW,
+    "window_end": NOW,
+    "artifact_sha256": SHA,
+    "version": 1,
+    "model_version": 1,
+    "budget_trials": 10,
+    "budget_seconds": 60.0,
+    "timeout_seconds": 30.0,
+    "seed": 7,
+    "attempt": 2,
+    "source": DriftSource.ERRORS,
+    "severity": Severity.HIGH,
+    "status": ExperimentStatus.COMPLETED,
+    "reason": "because",
+    "trigger": "manual",
+    "action": "pause",
+    "verdict": "promote",
+    "approved": True,
+    "alpha": 0.05,
+    "min_gain": 0.0,
+    "candidate_score": 0.9,
+    "statistic": 1.5,
+    "duration_seconds": 1.0,
+    "trials_run": 3,
+    "stored": 1,
+    "duplicates": 0,
+    "rejected": 0,
+    "labelled": 1,
+    "records_seen": 1000,
+    "params": {"C": 1.0},
+    "metrics": {"accuracy": 0.9},
+    "features": {"x": 1.0},
+    "serving_id": 3,
+    "threshold": 0.5,
+    "report_uri": "s3://r.html",
+    "model_id": "m-1",
+    "experiment_id": "e-1",
+    "champion_id": "m-0",
+    "champion_score": 0.8,
+    "p_value": 0.01,
+    "first_event_time": NOW,
+    "last_event_time": NOW,
+    "probability": 0.7,
+    "previous_model_id": "m-0",
+    "field": "features.x",
+    "worker": "w-1",
+    "record_id": "r-1",
+    "best_trial_id": "t-1",
+    "best_metrics": {"accuracy": 0.9},
+    "seeded_from": ("e-0",),
+    "extra": {"k": "v"},
+    "to_version": 2,
+    "source_partition": 0,
+    "source_offset": 42,
+    "spec": "stream: s",
+    "source_topic": "driftloop.records.v2",
+    "prediction": 1,
+    "label": 1,
+    "payload": "{}",
+}
+
+
 def _value_for(name: str, annotation: Any) -> Any:
-    samples: dict[str, Any] = {
-        "stream": "agrawal",
-        "batch_id": uuid4(),
-        "window_start": NOW,
-        "window_end": NOW,
-        "artifact_sha256": SHA,
-        "version": 1,
-        "model_version": 1,
-        "budget_trials": 10,
-        "budget_seconds": 60.0,
-        "timeout_seconds": 30.0,
-        "seed": 7,
-        "attempt": 1,
-        "source": DriftSource.ERRORS,
-        "severity": Severity.HIGH,
-        "status": ExperimentStatus.COMPLETED,
-        "reason": "because",
-        "trigger": "manual",
-        "action": "pause",
-        "verdict": "promote",
-        "approved": True,
-        "alpha": 0.05,
-        "min_gain": 0.0,
-        "candidate_score": 0.9,
-        "statistic": 1.5,
-        "duration_seconds": 1.0,
-        "trials_run": 3,
-        "stored": 1,
-        "duplicates": 0,
-        "rejected": 0,
-        "labelled": 1,
-        "records_seen": 1000,
-        "params": {"C": 1.0},
-        "metrics": {"accuracy": 0.9},
-        "features": {"x": 1.0},
-        "prediction": 1,
-        "label": 1,
-        "payload": "{}",
-    }
+    if name == "features" and "tuple" in str(annotation):
+        return ("x",)
     if isinstance(annotation, type) and issubclass(annotation, Enum):
         return next(iter(annotation))
-    if name in samples:
-        return samples[name]
+    if name in SAMPLES:
+        return SAMPLES[name]
     if name == "reason" or annotation is str:
         return f"{name}-1"
     raise AssertionError(f"no sample for required field {name}: {annotation}")
@@ -104,6 +133,29 @@ def test_every_event_is_frozen_and_has_identity(event: type[Event]) -> None:
     assert instance.event_id and instance.occurred_at.tzinfo is not None
     with pytest.raises(ValidationError):
         instance.event_id = uuid4()  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("event", EVENTS, ids=lambda e: e.__name__)
+def test_every_optional_field_survives_the_round_trip(event: type[Event]) -> None:
+    instance = example(event)
+    unset = [
+        n
+        for n, f in event.model_fields.items()
+        if n != "schema_version"
+        and not f.is_required()
+        and getattr(instance, n) == f.get_default(call_default_factory=False)
+    ]
+    assert unset == [], f"example() leaves {unset} at their defaults"
+    assert event.parse(instance.model_dump_json()) == instance
+
+
+def test_a_timestamp_without_a_timezone_is_refused() -> None:
+    data = example(ModelPromoted).model_dump() | {"occurred_at": "2026-11-23T12:00:00"}
+    with pytest.raises(ValidationError, match="occurred_at"):
+        ModelPromoted.model_validate(data)
+    record = {"stream": "s", "record_id": "1", "event_time": "2026-11-23T12:00:00", "features": {}}
+    with pytest.raises(ValidationError, match="event_time"):
+        Record.model_validate(record)
 
 
 def test_every_event_has_its_own_topic() -> None:
@@ -135,8 +187,10 @@ def test_then_lets_the_effect_override_a_carried_id() -> None:
         version=2,
         artifact_sha256=SHA,
         reason=PromotionReason.RECURRING,
+        serving_id=1,
     )
-    assert promoted.stream == "other"
+    assert (promoted.stream, promoted.model_id) == ("other", "m")
+    assert promoted.causation_id == drift.event_id
 
 
 def test_record_envelope_is_plain_json_any_client_can_send() -> None:

@@ -6,6 +6,7 @@ Both run on the real embedded broker and a real PostgreSQL; serving runs under u
 from __future__ import annotations
 
 from typing import cast
+from uuid import uuid4
 
 import httpx
 import psycopg
@@ -33,20 +34,20 @@ async def test_serving_swaps_to_the_model_evaluation_promoted(
     evaluation = driftloop_evaluation.create_app(
         driftloop_evaluation.Settings(kafka_bootstrap_servers=kafka, database_url=secret)
     )
+    stream = f"journey_{uuid4().hex[:8]}"  # a persistent broker may replay earlier runs
     promoted = ModelPromoted(
-        stream="journey",
+        stream=stream,
         model_id="m-1",
         version=1,
         artifact_sha256="c" * 64,
+        serving_id=1,
         reason=PromotionReason.FIRST_MODEL,
     )
 
     async with running_server(serving) as url, httpx.AsyncClient(base_url=url) as client:
         assert (await client.get("/health")).json()["status"] == "ok"
         assert (await client.get("/ready")).status_code == 503
-        assert (
-            await client.get("/models/current", params={"stream": "journey"})
-        ).status_code == 404
+        assert (await client.get("/models/current", params={"stream": stream})).status_code == 404
 
         broker = cast(KafkaBroker, evaluation.brokers[0])
         await broker.start()
@@ -56,7 +57,7 @@ async def test_serving_swaps_to_the_model_evaluation_promoted(
             await broker.stop()
 
         async def swapped() -> list[dict[str, object]] | None:
-            response = await client.get("/models/current", params={"stream": "journey"})
+            response = await client.get("/models/current", params={"stream": stream})
             return response.json() if response.status_code == 200 else None
 
         current = await eventually(swapped, what="serving to take the promoted model")
@@ -96,4 +97,5 @@ async def test_serving_recovers_the_champion_from_the_store_on_start(
         "version": 7,
         "artifact_sha256": "d" * 64,
         "since": None,
+        "serving_id": 1,
     }

@@ -73,9 +73,13 @@ def up(home: Path, env: dict[str, str] | None = None) -> Iterator[subprocess.Pop
     try:
         yield process
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+        if process.poll() is None:  # stop it as a person would, so it leaves nothing behind
+            process.send_signal(signal.SIGINT)
+            try:
+                process.communicate(timeout=90)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.communicate()
 
 
 @pytest.fixture
@@ -164,10 +168,13 @@ def test_up_after_a_killed_up_reaps_what_it_left_running(
     process, home = stack
     read_until(process, "driftloop is up", timeout=180)
     state = json.loads((home / "stack.json").read_text())
-    orphans = [s["pid"] for s in state["services"]] + [state["kafka"]["pid"]]
+    orphans = [s["pid"] for s in state["services"]] + [state["kafka"]["process"]["pid"]]
     process.kill()
     process.wait()
     assert all(psutil.pid_exists(pid) for pid in orphans)
+    stale = status(home)
+    assert stale.returncode == 1
+    assert "not running" in stale.stderr
 
     with up(home) as again:
         started = read_until(again, "driftloop is up", timeout=180)
@@ -177,3 +184,18 @@ def test_up_after_a_killed_up_reaps_what_it_left_running(
         again.send_signal(signal.SIGINT)
         again.communicate(timeout=90)
         assert again.returncode == 0
+    # The embedded PostgreSQL the killed run left running was reused, and is stopped now.
+    assert not (home / "pgdata" / "postmaster.pid").exists()
+
+
+def test_ctrl_c_while_starting_stops_what_was_started(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    with up(home) as process:
+        read_until(process, "topics", timeout=120)
+        process.send_signal(signal.SIGINT)
+        remaining, _ = process.communicate(timeout=90)
+    assert process.returncode == 0, remaining
+    assert "interrupted while starting" in remaining
+    assert "not healthy" not in remaining
+    assert "postgres     stopped" in remaining
+    assert not (home / "pgdata" / "postmaster.pid").exists()

@@ -43,11 +43,12 @@ def up(
 @app.command()
 def status(home: Home = Path(".driftloop")) -> None:
     """Show each component of the running stack and whether it is healthy (exit 1 if not)."""
+    from .processes import same_process
     from .stack import read_state
     from .status import check_all
 
     state = read_state(home)
-    if state is None:
+    if state is None or same_process(state.get("up")) is None:
         errors.print(
             f"driftloop is not running here (no {home / 'stack.json'}); start it with "
             "`driftloop up`"

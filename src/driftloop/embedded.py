@@ -125,8 +125,15 @@ class EmbeddedPostgres:
 
     def stop(self) -> None:
         if self.server is not None:
+            # pgserver stops the server only when this process held its last handle, and a
+            # handle left by a killed earlier run would keep it running for good: we own it.
+            self.server.stop()
             self.server.cleanup()
             self.server = None
+
+    @property
+    def pid(self) -> int | None:
+        return self.server.get_pid() if self.server else None
 
 
 @contextlib.contextmanager

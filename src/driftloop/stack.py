@@ -1,31 +1,44 @@
 """``driftloop up``: the embedded broker and database, migrations, topics, one process per service.
 
-The supervisor starts services in loop order, waits for each ``/health``, restarts one
+The supervisor starts services in loop order, reports each one's health, restarts one
 that dies (with backoff, and says so), and on SIGINT/SIGTERM stops them in reverse
-order before stopping the broker and the database.
+order before stopping the broker and the database. A lock file keeps one stack per home;
+the state file, rewritten atomically after each step, lets ``status`` find the stack and
+lets the next ``up`` clean up after one that was killed.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import signal
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
-import psutil
 from rich.console import Console
 
 from driftloop_store import migrate_url
 
 from .embedded import EmbeddedKafka, EmbeddedPostgres, free_port
-from .processes import ServiceProcess, healthy
+from .processes import ServiceProcess, healthy, identity, kill_if_same
 from .topics import ensure_topics_sync
 
 SERVICES = ("ingestion", "drift", "scheduler", "training", "evaluation", "serving")
 STATE_FILE = "stack.json"
+HEALTH_TIMEOUT = 60.0
+STABLE_AFTER = 60.0  # a service up this long has its restart backoff forgotten
+
+
+class Interrupted(Exception):
+    """SIGINT/SIGTERM arrived while the stack was starting."""
+
+
+class AlreadyRunning(Exception):
+    """Another ``driftloop up`` holds this home's lock."""
 
 
 class Stack:
@@ -44,12 +57,17 @@ class Stack:
         self.restart = restart
         self.kafka: EmbeddedKafka | None = None
         self.postgres: EmbeddedPostgres | None = None
+        self.bootstrap = ""
         self.services: list[ServiceProcess] = []
         self.stopping = False
 
+    def _check(self) -> None:
+        if self.stopping:
+            raise Interrupted
+
     # -- start ---------------------------------------------------------------------------------
 
-    def start_infrastructure(self) -> tuple[str, str]:
+    def start_infrastructure(self) -> str:
         (self.home / "logs").mkdir(parents=True, exist_ok=True)
         bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
         if bootstrap:
@@ -59,6 +77,9 @@ class Stack:
             self.kafka = EmbeddedKafka(log_path=self.home / "logs" / "kafka.log")
             bootstrap = self.kafka.start()
             self._line("kafka", f"embedded Tansu on {bootstrap} (memory only)", started)
+        self.bootstrap = bootstrap
+        self.save()
+        self._check()
         database = os.environ.get("DATABASE_URL")
         if database:
             self._line("postgres", "external (DATABASE_URL)")
@@ -67,17 +88,21 @@ class Stack:
             self.postgres = EmbeddedPostgres(data_dir=self.home / "pgdata")
             database = self.postgres.start()
             self._line("postgres", f"embedded, data in {self.home / 'pgdata'}", started)
+        self.save()
+        self._check()
         started = time.monotonic()
         applied = migrate_url(database)
         self._line(
             "migrations", f"applied {', '.join(applied)}" if applied else "up to date", started
         )
+        self._check()
         started = time.monotonic()
         created = ensure_topics_sync(bootstrap)
         self._line("topics", f"created {len(created)}" if created else "all present", started)
-        return bootstrap, database
+        return database
 
-    def start_services(self, bootstrap: str, database: str) -> None:
+    def start_services(self, database: str) -> None:
+        self._check()
         names = [
             f"training-{i + 1}" if s == "training" and self.training_replicas > 1 else s
             for s in SERVICES
@@ -85,7 +110,7 @@ class Stack:
         ]
         base = {
             **os.environ,
-            "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+            "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap,
             "DATABASE_URL": database,
             "PYTHONUNBUFFERED": "1",
         }
@@ -95,85 +120,57 @@ class Stack:
             service = ServiceProcess(name, port, self.home / "logs" / f"{name}.log", env)
             self.services.append(service)
             service.start()
-        for service in self.services:
-            self._await_healthy(service)
-        self.write_state(bootstrap)
-
-    def _await_healthy(self, service: ServiceProcess, timeout: float = 60.0) -> bool:
-        started = time.monotonic()
-        while time.monotonic() - started < timeout and not self.stopping:
-            if (code := service.exit_code()) is not None:
-                self._line(
-                    service.name,
-                    f"[red]exited with code {code}[/] - see {service.log_path}",
-                    ok=False,
-                )
-                return False
-            ok, _ = healthy(service.url, timeout=1.0)
-            if ok:
-                assert service.process is not None
-                self._line(
-                    service.name, f"pid {service.process.pid}  {service.url}  healthy", started
-                )
-                return True
+        self.save()
+        while any(s.awaiting_health for s in self.services):
+            self._check()
+            self.check_health()
             time.sleep(0.2)
-        self._line(
-            service.name,
-            f"[red]not healthy after {timeout:.0f}s[/] - see {service.log_path}",
-            ok=False,
-        )
-        return False
-
-    def write_state(self, bootstrap: str) -> None:
-        state = {
-            "pid": os.getpid(),
-            "kafka": {
-                "bootstrap_servers": bootstrap,
-                "embedded": self.kafka is not None,
-                "pid": self.kafka.process.pid if self.kafka and self.kafka.process else None,
-            },
-            # An external URL may carry a password: only the embedded one is written down.
-            "database": {
-                "url": self.postgres.url if self.postgres else None,
-                "embedded": self.postgres is not None,
-            },
-            "services": [
-                {
-                    "name": s.name,
-                    "url": s.url,
-                    "log": str(s.log_path),
-                    "pid": s.process.pid if s.process else None,
-                }
-                for s in self.services
-            ],
-        }
-        (self.home / STATE_FILE).write_text(json.dumps(state, indent=2))
 
     # -- supervise -----------------------------------------------------------------------------
 
-    def supervise_once(self, bootstrap: str) -> None:
-        """Report each service that died; restart it after a backoff that doubles, up to 30 s."""
+    def check_health(self) -> None:
+        """Report each service that has come up, died, or not come up in time."""
+        now = time.monotonic()
         for service in self.services:
-            code = service.exit_code()
-            if code is None:
-                continue
-            now = time.monotonic()
-            if service.next_restart == 0.0:
-                delay = min(30.0, 2.0**service.restarts)
-                self._line(
-                    service.name,
-                    f"[red]died with code {code}[/]"
-                    + (f", restarting in {delay:.0f}s" if self.restart else "")
-                    + f" - see {service.log_path}",
-                    ok=False,
-                )
-                service.next_restart = now + delay
-            if self.restart and now >= service.next_restart:
-                service.restarts += 1
-                service.next_restart = 0.0
-                service.start()
-                self._await_healthy(service)
-                self.write_state(bootstrap)
+            if (code := service.exit_code()) is not None:
+                self._died(service, code, now)
+            elif service.awaiting_health:
+                if healthy(service.url, timeout=1.0)[0]:
+                    service.awaiting_health = False
+                    assert service.process is not None
+                    self._line(
+                        service.name,
+                        f"pid {service.process.pid}  {service.url}  healthy",
+                        service.started_at,
+                    )
+                elif now - service.started_at > HEALTH_TIMEOUT:
+                    service.awaiting_health = False
+                    self._line(
+                        service.name,
+                        f"[red]not healthy after {HEALTH_TIMEOUT:.0f}s[/] - see {service.log_path}",
+                        ok=False,
+                    )
+            elif now - service.started_at > STABLE_AFTER:
+                service.restarts = 0
+
+    def _died(self, service: ServiceProcess, code: int, now: float) -> None:
+        """Say so once; restart after a backoff that doubles per restart, up to 30 s."""
+        if service.next_restart == 0.0:
+            delay = min(30.0, 2.0**service.restarts)
+            service.awaiting_health = False
+            self._line(
+                service.name,
+                f"[red]died with code {code}[/]"
+                + (f", restarting in {delay:.0f}s" if self.restart else "")
+                + f" - see {service.log_path}",
+                ok=False,
+            )
+            service.next_restart = now + delay
+        if self.restart and now >= service.next_restart:
+            service.restarts += 1
+            service.next_restart = 0.0
+            service.start()
+            self.save()
 
     # -- stop ----------------------------------------------------------------------------------
 
@@ -184,12 +181,8 @@ class Stack:
             code = service.stop()
             # uvicorn re-raises SIGTERM after its graceful shutdown, so -15 is a clean stop.
             clean = code in (0, -signal.SIGTERM)
-            self._line(
-                service.name,
-                "stopped" if clean else f"stopped, exit code {code}",
-                started,
-                ok=clean,
-            )
+            status = "stopped" if clean else f"stopped, exit code {code}"
+            self._line(service.name, status, started, ok=clean)
         if self.kafka:
             self.kafka.stop()
             self._line("kafka", "stopped")
@@ -198,10 +191,61 @@ class Stack:
             self._line("postgres", "stopped")
         (self.home / STATE_FILE).unlink(missing_ok=True)
 
+    # -- state ---------------------------------------------------------------------------------
+
+    def save(self) -> None:
+        """Write the state atomically: a reader never sees half a file."""
+        kafka_pid = self.kafka.process.pid if self.kafka and self.kafka.process else None
+        state = {
+            "up": identity(os.getpid()),
+            "kafka": {"bootstrap_servers": self.bootstrap, "process": identity(kafka_pid)},
+            # An external URL may carry a password: only the embedded one is written down.
+            "database": {"url": self.postgres.url if self.postgres else None},
+            "services": [
+                {
+                    "name": s.name,
+                    "url": s.url,
+                    "log": str(s.log_path),
+                    "pid": s.process.pid if s.process else None,
+                    "process": identity(s.process.pid if s.process else None),
+                }
+                for s in self.services
+            ],
+        }
+        path = self.home / STATE_FILE
+        temporary = path.with_suffix(".tmp")
+        temporary.write_text(json.dumps(state, indent=2))
+        os.replace(temporary, path)
+
     def _line(self, name: str, text: str, started: float | None = None, ok: bool = True) -> None:
         mark = "[green]✓[/]" if ok else "[red]✗[/]"
         took = f" [dim]({time.monotonic() - started:.1f}s)[/]" if started is not None else ""
         self.console.print(f"{mark} {name:<12} {text}{took}", highlight=False)
+
+
+@contextlib.contextmanager
+def home_lock(home: Path) -> Iterator[IO[str]]:
+    """Hold ``home``'s lock for the life of this process; the kernel drops it if we die."""
+    home.mkdir(parents=True, exist_ok=True)
+    with open(home / "up.lock", "w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise AlreadyRunning from None
+        yield lock
+
+
+def reap(home: Path, console: Console) -> None:
+    """Kill what an earlier ``up`` that was itself killed left running: its broker, its services."""
+    state = read_state(home)
+    if state is None:
+        return
+    recorded = [state["kafka"].get("process")] + [s.get("process") for s in state["services"]]
+    for process in recorded:
+        if kill_if_same(process):
+            assert process is not None
+            console.print(f"[yellow]killed pid {process['pid']} left over from an earlier run[/]")
+    (home / STATE_FILE).unlink(missing_ok=True)
 
 
 def run_up(
@@ -212,13 +256,6 @@ def run_up(
     restart: bool = True,
 ) -> int:
     """Start everything, supervise until SIGINT/SIGTERM, stop everything. Returns the exit code."""
-    if (previous := read_state(home)) is not None:
-        if psutil.pid_exists(previous["pid"]):
-            console.print(
-                f"[red]driftloop is already running from {home} (pid {previous['pid']})[/]"
-            )
-            return 1
-        _reap(previous, console)
     stack = Stack(home, console, training_replicas, serving_port, restart)
 
     def request_stop(signum: int, _frame: object) -> None:
@@ -231,39 +268,38 @@ def run_up(
     signal.signal(signal.SIGTERM, request_stop)
     started = time.monotonic()
     try:
-        bootstrap, database = stack.start_infrastructure()
-        stack.start_services(bootstrap, database)
-        unhealthy = [s.name for s in stack.services if not healthy(s.url)[0]]
-        if unhealthy:
-            console.print(f"[red]unhealthy: {', '.join(unhealthy)}[/]")
-        else:
-            console.print(
-                f"[bold green]driftloop is up[/] in {time.monotonic() - started:.1f}s; "
-                "Ctrl-C stops it. `driftloop status` checks it."
-            )
-        while not stack.stopping:
-            stack.supervise_once(bootstrap)
-            time.sleep(0.5)
-    except Exception as exc:
-        console.print(f"[red]driftloop up failed: {exc}[/]")
+        with home_lock(home):
+            reap(home, console)
+            try:
+                stack.start_services(stack.start_infrastructure())
+                unhealthy = [s.name for s in stack.services if not healthy(s.url)[0]]
+                if unhealthy:
+                    console.print(f"[red]unhealthy: {', '.join(unhealthy)}[/]")
+                else:
+                    console.print(
+                        f"[bold green]driftloop is up[/] in {time.monotonic() - started:.1f}s; "
+                        "Ctrl-C stops it. `driftloop status` checks it."
+                    )
+                while not stack.stopping:
+                    stack.check_health()
+                    time.sleep(0.5)
+            except Interrupted:
+                console.print("[yellow]interrupted while starting[/]")
+            except Exception as exc:
+                console.print(f"[red]driftloop up failed: {exc}[/]")
+                return 1
+            finally:
+                stack.stop()
+    except AlreadyRunning:
+        console.print(f"[red]driftloop is already running from {home}[/]")
         return 1
-    finally:
-        stack.stop()
     return 0
 
 
-def _reap(state: dict[str, Any], console: Console) -> None:
-    """Kill what a previous `up` that was itself killed left running (its broker, its services)."""
-    pids = [s["pid"] for s in state["services"]] + [state["kafka"].get("pid")]
-    for pid in filter(None, pids):
-        with contextlib.suppress(psutil.Error):
-            psutil.Process(pid).kill()
-            console.print(f"[yellow]killed pid {pid} left over from an earlier run[/]")
-
-
 def read_state(home: Path) -> dict[str, Any] | None:
-    path = home / STATE_FILE
-    if not path.exists():
+    """The running stack's state, or None when there is none (or only a damaged file)."""
+    try:
+        state: dict[str, Any] = json.loads((home / STATE_FILE).read_text())
+    except (OSError, ValueError):
         return None
-    state: dict[str, Any] = json.loads(path.read_text())
     return state

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar, Self, TypeVar
 from uuid import UUID, uuid4
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 EventT = TypeVar("EventT", bound="Event")
 
@@ -34,7 +34,7 @@ class Event(Contract):
     topic: ClassVar[str]
 
     event_id: UUID = Field(default_factory=uuid4)
-    occurred_at: datetime = Field(default_factory=utcnow)
+    occurred_at: AwareDatetime = Field(default_factory=utcnow)
     causation_id: UUID | None = None
     schema_version: int = 1
 

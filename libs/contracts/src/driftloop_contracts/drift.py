@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from enum import StrEnum
 from typing import ClassVar
 
-from pydantic import Field
+from pydantic import AwareDatetime, Field
 
 from ._base import Event
 from .records import StreamName
@@ -35,8 +34,8 @@ class DriftDetected(Event):
     features: tuple[str, ...] = ()
     statistic: float
     threshold: float | None = None
-    window_start: datetime
-    window_end: datetime
+    window_start: AwareDatetime
+    window_end: AwareDatetime
     records_seen: int = Field(ge=0, description="Records of the stream the detector had seen.")
     severity: Severity
     report_uri: str | None = Field(default=None, description="The evidently HTML report.")

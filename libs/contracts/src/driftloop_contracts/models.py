@@ -91,6 +91,11 @@ class ModelPromoted(Event):
     model_id: str
     version: int = Field(ge=1)
     artifact_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    serving_id: int = Field(
+        ge=1,
+        description="The serving-history row that appointed it: a later appointment has a"
+        " larger id, so replicas order promotions without comparing clocks.",
+    )
     previous_model_id: str | None = None
     reason: PromotionReason
     experiment_id: str | None = None

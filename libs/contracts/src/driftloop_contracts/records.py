@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, ClassVar
 from uuid import UUID
 
-from pydantic import Field
+from pydantic import AwareDatetime, Field
 
 from ._base import Contract, Event
 
@@ -26,7 +25,7 @@ class Record(Contract):
 
     stream: StreamName
     record_id: RecordId
-    event_time: datetime
+    event_time: AwareDatetime
     features: dict[str, Value]
     label: Value = None
 
@@ -42,8 +41,8 @@ class RecordsIngested(Event):
     duplicates: int = Field(ge=0)
     rejected: int = Field(ge=0)
     labelled: int = Field(ge=0)
-    first_event_time: datetime | None = None
-    last_event_time: datetime | None = None
+    first_event_time: AwareDatetime | None = None
+    last_event_time: AwareDatetime | None = None
 
 
 class RecordRejected(Event):

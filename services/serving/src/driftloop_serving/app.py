@@ -85,4 +85,5 @@ def _describe(champion: Champion) -> dict[str, Any]:
         "version": champion.version,
         "artifact_sha256": champion.artifact_sha256,
         "since": champion.since.isoformat(),
+        "serving_id": champion.serving_id,
     }

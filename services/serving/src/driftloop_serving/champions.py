@@ -13,6 +13,7 @@ class Champion:
     version: int
     artifact_sha256: str
     since: datetime
+    serving_id: int
 
 
 class Champions:
@@ -30,11 +31,12 @@ class Champions:
     def offer(self, candidate: Champion) -> bool:
         """Take ``candidate`` unless the current one was appointed later.
 
-        Promotions can arrive after the store was read at start, or out of order; the
-        later appointment wins. Versions cannot decide, since a rollback appoints an older one.
+        Promotions are replayed at start and can arrive after the store was read; the later
+        appointment (larger serving-history id) wins. Versions cannot decide, since a rollback
+        appoints an older one, and clocks cannot, since hosts disagree.
         """
         current = self._by_stream.get(candidate.stream)
-        if current is not None and current.since > candidate.since:
+        if current is not None and current.serving_id >= candidate.serving_id:
             return False
         self._by_stream[candidate.stream] = candidate
         return True

@@ -29,7 +29,12 @@ def create_router(champions: Champions) -> KafkaRouter:
     )
     async def on_model_promoted(event: ModelPromoted) -> None:
         champion = Champion(
-            event.stream, event.model_id, event.version, event.artifact_sha256, event.occurred_at
+            event.stream,
+            event.model_id,
+            event.version,
+            event.artifact_sha256,
+            event.occurred_at,
+            event.serving_id,
         )
         if champions.offer(champion):
             logger.info(

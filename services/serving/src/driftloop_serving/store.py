@@ -8,7 +8,8 @@ from psycopg.rows import dict_row
 from .champions import Champion
 
 _CURRENT = """
-SELECT h.stream, m.id AS model_id, m.version, m.artifact_sha256, h.started_at AS since
+SELECT h.stream, m.id AS model_id, m.version, m.artifact_sha256, h.started_at AS since,
+       h.id AS serving_id
 FROM serving_history h JOIN models m ON m.id = h.model_id
 WHERE h.ended_at IS NULL
 """
