@@ -230,7 +230,7 @@ def test_k8s_deploys_the_service_with_health_probes(name: str) -> None:
     assert spec["replicas"] == (2 if name == "training" else 1)
     assert container["image"] == f"driftloop/{name}"
     assert container["readinessProbe"]["httpGet"]["path"] == "/health"
-    assert container["livenessProbe"]["httpGet"]["path"] == "/health"
+    assert container["livenessProbe"]["httpGet"]["path"] == "/live"
     assert {"configMapRef": {"name": "driftloop-config"}} in container["envFrom"]
     assert all("value" not in var for var in container["env"]), "env comes from the Secret"
 

@@ -14,6 +14,7 @@ import pytest
 from faststream.kafka import KafkaBroker
 from pydantic import SecretStr
 
+import driftloop_drift
 import driftloop_evaluation
 import driftloop_serving
 from driftloop_contracts import ModelPromoted, PromotionReason
@@ -99,3 +100,26 @@ async def test_serving_recovers_the_champion_from_the_store_on_start(
         "since": None,
         "serving_id": 1,
     }
+
+
+async def test_a_faststream_service_reports_health_and_liveness(
+    kafka: str, database_url: str
+) -> None:
+    settings = driftloop_drift.Settings(
+        kafka_bootstrap_servers=kafka, database_url=SecretStr(database_url)
+    )
+    async with (
+        running_server(driftloop_drift.create_app(settings)) as url,
+        httpx.AsyncClient(base_url=url) as client,
+    ):
+        health = await client.get("/health")
+        live = await client.get("/live")
+    assert health.status_code == 200
+    assert health.json() | {"instance": None} == {
+        "service": "drift",
+        "instance": None,
+        "status": "ok",
+        "kafka": True,
+        "database": True,
+    }
+    assert live.status_code == 204

@@ -70,6 +70,11 @@ def health_route(broker: KafkaBroker, resources: Resources) -> tuple[str, Any]:
     return "/health", health
 
 
+@get(description="The process answers: for liveness probes, which must not restart on outages.")
+async def live(scope: Any) -> AsgiResponse:
+    return AsgiResponse(b"", 204)
+
+
 def create_service_app(
     settings: ServiceSettings, create_router: Callable[[Resources], KafkaRouter]
 ) -> AsgiFastStream:
@@ -79,7 +84,7 @@ def create_service_app(
     broker.include_router(create_router(resources))
     return AsgiFastStream(
         broker,
-        asgi_routes=[health_route(broker, resources)],
+        asgi_routes=[health_route(broker, resources), ("/live", live)],
         on_startup=[resources.start],
         after_shutdown=[resources.stop],
         logger=logging.getLogger(f"driftloop.{settings.service}"),

@@ -61,6 +61,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         }
         return JSONResponse(body, status_code=200 if ok else 503)
 
+    @app.get("/live", status_code=204, summary="The process answers (liveness probe)")
+    async def live() -> None:
+        return None
+
     @app.get("/ready", summary="Ready once a model serves at least one stream")
     async def ready() -> JSONResponse:
         count = len(champions.all())
