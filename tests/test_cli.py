@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import psycopg
 from typer.testing import CliRunner
 
 from driftloop.cli import app
@@ -45,3 +46,30 @@ def test_asyncapi_check_fails_on_a_stale_file(tmp_path: Path) -> None:
     assert runner.invoke(app, ["asyncapi", "--output", str(stale), "--check"]).exit_code == 1
     assert runner.invoke(app, ["asyncapi", "--output", str(stale)]).exit_code == 0
     assert runner.invoke(app, ["asyncapi", "--output", str(stale), "--check"]).exit_code == 0
+
+
+def test_stream_register_stores_schema_target_and_spec(database_url: str) -> None:
+    result = runner.invoke(
+        app,
+        ["stream", "register", str(EXAMPLES / "agrawal.yaml")],
+        env={"DATABASE_URL": database_url},
+    )
+    assert result.exit_code == 0, result.output
+    with psycopg.connect(database_url) as conn:
+        row = conn.execute(
+            "SELECT schema, target, spec FROM streams WHERE name = 'agrawal'"
+        ).fetchone()
+    assert row is not None
+    schema, target, spec = row
+    assert (schema["salary"], schema["age"], target) == ("float", "int", "class")
+    assert spec["stream"] == "agrawal"
+
+
+def test_stream_register_without_a_database_says_how_to_get_one(tmp_path: Path) -> None:
+    result = runner.invoke(
+        app,
+        ["stream", "register", str(EXAMPLES / "agrawal.yaml"), "--home", str(tmp_path)],
+        env={"DATABASE_URL": ""},
+    )
+    assert result.exit_code == 1
+    assert "driftloop up" in result.output

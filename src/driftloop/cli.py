@@ -16,6 +16,8 @@ app = typer.Typer(
 )
 spec_app = typer.Typer(help="Experiment specs.", no_args_is_help=True)
 app.add_typer(spec_app, name="spec")
+stream_app = typer.Typer(help="Streams and their schemas.", no_args_is_help=True)
+app.add_typer(stream_app, name="stream")
 
 console = Console()
 errors = Console(stderr=True)
@@ -109,6 +111,49 @@ def spec_validate(
             errors.print(f"{file}: {line}", highlight=False, markup=False, soft_wrap=True)
         raise typer.Exit(1) from None
     console.print(f"OK {file}: stream {spec.stream!r}, {len(spec.families)} model families")
+
+
+@stream_app.command("register")
+def stream_register(
+    file: Annotated[Path, typer.Argument(help="The stream's experiment spec (YAML or TOML).")],
+    home: Home = Path(".driftloop"),
+) -> None:
+    """Register (or update) a stream: its schema, target and spec, from a validated spec file.
+
+    Ingestion accepts records only for registered streams and checks them against the schema.
+    """
+    import asyncio
+
+    import psycopg
+
+    from driftloop_spec import SpecError, load_spec
+    from driftloop_store import migrate, register_stream
+
+    from .connect import NotConnected, database_url
+
+    try:
+        spec = load_spec(file)
+        url = database_url(home)
+    except SpecError as exc:
+        for line in exc.lines():
+            errors.print(f"{file}: {line}", highlight=False, markup=False, soft_wrap=True)
+        raise typer.Exit(1) from None
+    except NotConnected as exc:
+        errors.print(str(exc))
+        raise typer.Exit(1) from None
+    schema = {name: str(kind) for name, kind in spec.features.items()}
+
+    async def register() -> None:
+        async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+            await migrate(conn)
+            await register_stream(
+                conn, spec.stream, schema, spec.target, spec.model_dump(mode="json")
+            )
+
+    asyncio.run(register())
+    console.print(
+        f"registered stream {spec.stream!r}: {len(schema)} features, target {spec.target!r}"
+    )
 
 
 def main() -> None:

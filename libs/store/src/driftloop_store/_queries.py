@@ -13,23 +13,28 @@ from psycopg.types.json import Jsonb
 
 from ._rows import HumanActionRow, JsonObject, ServingRow, StreamRow
 
-_STREAM_COLUMNS = "name, schema, target, created_at"
+_STREAM_COLUMNS = "name, schema, target, created_at, spec"
 
 RowT = TypeVar("RowT")
 
 
 async def register_stream(
-    conn: AsyncConnection[Any], name: str, schema: dict[str, str], target: str
+    conn: AsyncConnection[Any],
+    name: str,
+    schema: dict[str, str],
+    target: str,
+    spec: JsonObject | None = None,
 ) -> StreamRow:
-    """Create the stream, or replace its schema and target; ``created_at`` is kept."""
+    """Create the stream, or replace its schema, target and spec; ``created_at`` is kept."""
     async with conn.cursor(row_factory=class_row(StreamRow)) as cur:
         await cur.execute(
             f"""
-            INSERT INTO streams (name, schema, target) VALUES (%s, %s, %s)
-            ON CONFLICT (name) DO UPDATE SET schema = EXCLUDED.schema, target = EXCLUDED.target
+            INSERT INTO streams (name, schema, target, spec) VALUES (%s, %s, %s, %s)
+            ON CONFLICT (name) DO UPDATE SET schema = EXCLUDED.schema, target = EXCLUDED.target,
+                                             spec = EXCLUDED.spec
             RETURNING {_STREAM_COLUMNS}
             """,
-            (name, Jsonb(schema), target),
+            (name, Jsonb(schema), target, Jsonb(spec) if spec is not None else None),
         )
         return _returned(await cur.fetchone())
 

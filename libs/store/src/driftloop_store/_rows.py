@@ -24,6 +24,7 @@ class StreamRow(Row):
     schema_: dict[str, str] = Field(alias="schema", description="Feature name -> type.")
     target: str
     created_at: datetime
+    spec: JsonObject | None = Field(default=None, description="The validated experiment spec.")
 
 
 class ModelRow(Row):
