@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import uvicorn
+from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from driftloop.embedded import free_port
 
@@ -45,3 +46,23 @@ async def eventually(
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what}")
         await asyncio.sleep(0.1)
+
+
+async def read_topic(bootstrap: str, topic: str) -> list[tuple[bytes | None, bytes]]:
+    """Every (key, value) now in ``topic``, read from the beginning without a consumer group."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, auto_offset_reset="earliest")
+    await consumer.start()
+    try:
+        await consumer.topics()  # fetches metadata, so the partitions are known
+        parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or []]
+        consumer.assign(parts)
+        await consumer.seek_to_beginning(*parts)
+        ends = await consumer.end_offsets(parts)
+        seen: list[tuple[bytes | None, bytes]] = []
+        for part in parts:
+            while await consumer.position(part) < ends[part]:
+                batch = await consumer.getmany(part, timeout_ms=1000)
+                seen += [(m.key, m.value) for msgs in batch.values() for m in msgs if m.value]
+        return seen
+    finally:
+        await consumer.stop()

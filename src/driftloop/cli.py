@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Annotated
 
@@ -154,6 +155,98 @@ def stream_register(
     console.print(
         f"registered stream {spec.stream!r}: {len(schema)} features, target {spec.target!r}"
     )
+
+
+@app.command()
+def produce(
+    source: Annotated[
+        str,
+        typer.Argument(
+            help="A .csv / .jsonl file, or a synthetic stream: agrawal, sea, hyperplane."
+        ),
+    ],
+    stream: Annotated[
+        str | None, typer.Option(help="Stream name (default: the generator's).")
+    ] = None,
+    count: Annotated[
+        int, typer.Option(min=1, help="Records to generate (synthetic only).")
+    ] = 10_000,
+    rate: Annotated[
+        float, typer.Option(min=0, help="Records per second; 0 = as fast as possible.")
+    ] = 0.0,
+    change: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="A concept change at record N: abrupt '5000', gradual '5000:1000'. Repeatable."
+        ),
+    ] = None,
+    concepts: Annotated[
+        str | None, typer.Option(help="Concept per segment, e.g. '0,4,0' for a recurring concept.")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the synthetic stream.")] = 42,
+    labels: Annotated[bool, typer.Option(help="Send labels with the records.")] = True,
+    label_column: Annotated[str, typer.Option(help="Label column of a file.")] = "label",
+    home: Home = Path(".driftloop"),
+) -> None:
+    """Stream records into driftloop.records, with a progress bar.
+
+    Register the stream first (`driftloop stream register SPEC`): ingestion dead-letters
+    records of unknown streams.
+    """
+    import asyncio
+
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    from . import synthetic
+    from .connect import NotConnected, bootstrap_servers
+    from .produce import file_records
+    from .produce import produce as send
+
+    try:
+        servers = bootstrap_servers(home)
+        if source in synthetic.GENERATORS:
+            changes = [synthetic.Change.parse(c) for c in change or []]
+            wanted = [int(c) for c in concepts.split(",")] if concepts else None
+            total: int | None = count
+            records = synthetic.records(
+                stream or source,
+                source,
+                count,
+                seed=seed,
+                changes=changes,
+                concepts=wanted,
+                labelled=labels,
+            )
+        else:
+            path = Path(source)
+            if not path.exists():
+                raise ValueError(
+                    f"{source}: no such file, and not a synthetic stream "
+                    f"({', '.join(synthetic.GENERATORS)})"
+                )
+            total = None
+            records = file_records(path, stream or path.stem, label_column)
+    except (NotConnected, ValueError) as exc:
+        errors.print(str(exc))
+        raise typer.Exit(1) from None
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=console, transient=False) as progress:
+        task = progress.add_task(f"producing to {servers}", total=total)
+        started = time.monotonic()
+        sent = asyncio.run(send(records, servers, rate, lambda n: progress.advance(task, n)))
+    took = time.monotonic() - started
+    console.print(f"sent {sent} records in {took:.1f}s ({sent / max(took, 1e-9):,.0f} records/s)")
 
 
 def main() -> None:
