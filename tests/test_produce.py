@@ -111,7 +111,8 @@ def test_produce_sends_plain_json_keyed_by_record_id(kafka: str, tmp_path: Path)
     mine = [
         (k, v)
         for k, v in asyncio.run(read_topic(kafka, Record.topic))
-        if json.loads(v)["stream"] == stream
+        # The topic is shared: ingestion's tests send bytes that are not JSON to it too.
+        if stream.encode() in v and json.loads(v)["stream"] == stream
     ]
     assert len(mine) == 500
     for key, value in mine:
