@@ -1,14 +1,100 @@
-"""Kafka wiring of the drift service: what it consumes and what it publishes."""
+"""Kafka wiring of the drift service: batches, predictions and feedback in; alarms out.
 
+One consumer reads the three topics, in batches, and handles their messages one at a
+time: a consumer group settles once instead of three times at every start, and the
+stream monitors are never fed by two handlers at once. Order matters to a detector;
+ingestion keys ``RecordsIngested`` by stream, so one stream's batches share a partition
+and arrive in order, and each batch's rows are read in arrival order.
+
+At least once: offsets are committed after a Kafka batch is handled, and a Kafka batch
+whose handling raised (the store was unreachable) is read again after a pause; events
+already fed are remembered by id and skipped. A message that is not a valid event is
+logged and skipped, so it cannot stall the stream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Annotated
+
+from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 from faststream.kafka import KafkaRouter
+from faststream.kafka.message import KafkaMessage
+from faststream.middlewares import AckPolicy
+from pydantic import SkipValidation, ValidationError, WithJsonSchema
 
-from driftloop_contracts import DriftDetected
+from driftloop_contracts import (
+    DriftDetected,
+    Event,
+    FeedbackReceived,
+    PredictionLogged,
+    RecordsIngested,
+)
 from driftloop_runtime import Resources, publisher
 
+from .service import Drift
+from .settings import Settings
+
 SERVICE = "drift"
+RETRY_PAUSE = 1.0  # seconds before a Kafka batch that failed is read again
+logger = logging.getLogger("driftloop.drift")
+
+CONSUMED: dict[str, type[Event]] = {
+    event.topic: event for event in (RecordsIngested, PredictionLogged, FeedbackReceived)
+}
+# Raw (topic, value) pairs, parsed by topic here; AsyncAPI still shows the events.
+Delivered = Annotated[
+    list[tuple[str, bytes | None]],
+    SkipValidation,
+    WithJsonSchema(
+        {"type": "array", "items": {"oneOf": [e.model_json_schema() for e in CONSUMED.values()]}}
+    ),
+]
 
 
-def create_router(resources: Resources) -> KafkaRouter:
+async def as_delivered(message: KafkaMessage) -> list[tuple[str, bytes | None]]:
+    """FastStream decoder: each message's topic and bytes, unparsed."""
+    return [(record.topic, record.value) for record in message.raw_message]
+
+
+def parse(topic: str, value: bytes | None) -> Event | None:
+    try:
+        return CONSUMED[topic].parse(value or b"")
+    except ValidationError as exc:
+        logger.error("skipping a message on %s that is not a valid event: %s", topic, exc)
+        return None
+
+
+def create_router(resources: Resources, drift: Drift | None = None) -> KafkaRouter:
+    drift = drift or Drift(Settings())
+    drift.bind(resources)
     router = KafkaRouter()
-    publisher(router, DriftDetected, SERVICE)
+    to_drift_detected = publisher(router, DriftDetected, SERVICE)
+
+    # A new group starts from the oldest retained message: a detector that skipped
+    # records would misjudge the ones after them. Range assignment gives each replica the
+    # same partition numbers of all three topics, so with every one keyed by stream (and
+    # partitioned alike) one replica sees all of a stream: its batches, predictions, labels.
+    @router.subscriber(
+        *CONSUMED,
+        group_id=resources.settings.group_id,
+        partition_assignment_strategy=(RangePartitionAssignor,),
+        batch=True,
+        max_records=500,
+        auto_offset_reset="earliest",
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+        decoder=as_delivered,
+        title=f"{SERVICE}:on_ingested_predictions_feedback",
+    )
+    async def on_ingested_predictions_feedback(messages: Delivered) -> None:
+        try:
+            for topic, value in messages:
+                if (event := parse(topic, value)) is not None:
+                    for found in await drift.handle(event):
+                        await to_drift_detected.publish(found, key=found.stream.encode())
+        except Exception:
+            await asyncio.sleep(RETRY_PAUSE)  # an outage must not spin the consumer
+            raise
+
     return router

@@ -1,0 +1,291 @@
+"""The drift service's handlers on FastStream's in-memory broker and a real PostgreSQL.
+
+The evidently report is replaced by a fake passed in, so these stay fast; the journey
+test builds real reports.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from uuid import UUID, uuid4
+
+import psycopg
+import pytest
+from faststream.kafka import KafkaBroker, TestKafkaBroker
+from psycopg.types.json import Jsonb
+from pydantic import SecretStr
+
+from driftloop.synthetic import FEATURES, Change, records
+from driftloop_contracts import (
+    DriftDetected,
+    FeedbackReceived,
+    PredictionLogged,
+    RecordsIngested,
+)
+from driftloop_drift import Settings, store
+from driftloop_drift.handlers import create_router
+from driftloop_drift.report import Windows
+from driftloop_drift.service import Drift
+from driftloop_runtime import Resources
+from driftloop_spec import ExperimentSpec, load_spec
+from driftloop_store import register_stream
+
+CHANGE, LENGTH = 1500, 3000
+
+
+@dataclass
+class FakeReports:
+    """Renders a tiny page, or fails when told to; keeps what it was asked to compare."""
+
+    fail: bool = False
+    asked: list[Windows] = field(default_factory=list)
+
+    def render(self, windows: Windows, spec: ExperimentSpec) -> bytes:
+        self.asked.append(windows)
+        if self.fail:
+            raise RuntimeError("evidently fell over")
+        return f"<html>{spec.stream}: {len(windows.current)} rows</html>".encode()
+
+
+@dataclass
+class Harness:
+    broker: Any
+    drift: Drift
+    database_url: str
+    reports: FakeReports
+    published: list[DriftDetected]
+
+    async def register(self, stream: str, *, spec: bool = True) -> None:
+        text = load_spec("examples/agrawal.yaml").model_dump(mode="json")
+        text |= {"stream": stream, "alerts": []}
+        async with await psycopg.AsyncConnection.connect(self.database_url) as conn:
+            await register_stream(
+                conn, stream, FEATURES["agrawal"], "class", text if spec else None
+            )
+
+    async def store(self, stream: str, rows: Iterable[dict[str, Any]]) -> RecordsIngested:
+        """Store rows as one batch, as ingestion does, and return its announcement."""
+        batch_id, rows = uuid4(), list(rows)
+        async with (
+            await psycopg.AsyncConnection.connect(self.database_url) as conn,
+            conn.cursor() as cur,
+        ):
+            await cur.executemany(
+                "INSERT INTO records (stream, record_id, event_time, features, label,"
+                " batch_id) VALUES (%s, %s, %s, %s, %s, %s)",
+                [
+                    (
+                        stream,
+                        r["record_id"],
+                        datetime.fromisoformat(r["event_time"]),
+                        Jsonb(r["features"]),
+                        Jsonb(r["label"]) if r["label"] is not None else None,
+                        batch_id,
+                    )
+                    for r in rows
+                ],
+            )
+        return ingested(stream, batch_id, len(rows))
+
+    async def publish(self, event: Any, topic: str | None = None) -> None:
+        await self.broker.publish(event, topic=topic or event.topic)
+
+    async def query(self, sql: str, *params: Any) -> list[tuple[Any, ...]]:
+        async with await psycopg.AsyncConnection.connect(self.database_url) as conn:
+            return await (await conn.execute(sql, params)).fetchall()
+
+
+def ingested(stream: str, batch_id: UUID, count: int) -> RecordsIngested:
+    return RecordsIngested(
+        stream=stream, batch_id=batch_id, stored=count, duplicates=0, rejected=0, labelled=count
+    )
+
+
+def agrawal(stream: str, change: int | None = CHANGE) -> list[dict[str, Any]]:
+    return list(
+        records(stream, "agrawal", LENGTH, seed=7, changes=[Change(change)] if change else None)
+    )
+
+
+@pytest.fixture
+async def harness(database_url: str) -> AsyncIterator[Harness]:
+    settings = Settings(database_url=SecretStr(database_url))
+    resources, reports = Resources(settings), FakeReports()
+    drift = Drift(settings, render=reports.render)
+    broker = KafkaBroker()
+    broker.include_router(create_router(resources, drift))
+    published: list[DriftDetected] = []
+
+    @broker.subscriber(DriftDetected.topic)
+    async def collect(event: DriftDetected) -> None:
+        published.append(event)
+
+    await resources.start()
+    await drift.start()
+    try:
+        async with TestKafkaBroker(broker) as test_broker:
+            yield Harness(test_broker, drift, database_url, reports, published)
+    finally:
+        await drift.stop()
+        await resources.stop()
+
+
+async def test_a_batch_with_a_change_publishes_one_alarm_stored_with_its_report(
+    harness: Harness,
+) -> None:
+    await harness.register("agrawal")
+    rows = agrawal("agrawal")
+    for start in range(0, LENGTH, 1000):
+        await harness.publish(await harness.store("agrawal", rows[start : start + 1000]))
+
+    (event,) = harness.published
+    assert (event.stream, event.source, event.detector) == ("agrawal", "errors", "adwin")
+    assert event.report_uri is not None
+    ((event_id, evidence),) = await harness.query("SELECT event_id, evidence FROM drift_events")
+    assert event_id == str(event.event_id)
+    assert evidence["alarm_record_id"] == "agrawal-000001567"
+    ((media_type, html),) = await harness.query(
+        "SELECT media_type, bytes FROM artifacts WHERE sha256 = %s",
+        event.report_uri.removeprefix("driftloop://artifacts/"),
+    )
+    (windows,) = harness.reports.asked
+    assert media_type == "text/html" and bytes(html).startswith(b"<html>agrawal: ")
+    assert evidence["report"] == {"sha256": event.report_uri[-64:], **windows.summary()}
+    assert windows.kind == "before_change"
+    assert len(windows.current) == evidence["values_after"]
+    assert harness.drift.status()["agrawal"] == {
+        "records": LENGTH,
+        "alarms": 1,
+        "watching": ["errors:adwin:sentinel", "features:page_hinkley:salary"],
+    }
+
+
+async def test_a_redelivered_batch_is_fed_once(harness: Harness) -> None:
+    await harness.register("agrawal")
+    batch = await harness.store("agrawal", agrawal("agrawal")[:500])
+
+    await harness.publish(batch)
+    await harness.publish(batch)
+
+    assert harness.drift.status()["agrawal"]["records"] == 500
+
+
+async def test_a_failed_report_still_raises_the_alarm_without_a_link(harness: Harness) -> None:
+    harness.reports.fail = True
+    await harness.register("agrawal")
+
+    await harness.publish(await harness.store("agrawal", agrawal("agrawal")))
+
+    (event,) = harness.published
+    assert event.report_uri is None
+    ((evidence,),) = await harness.query("SELECT evidence FROM drift_events")
+    assert evidence["report"] == {"error": "RuntimeError: evidently fell over"}
+
+
+async def test_a_message_that_is_no_event_is_skipped_and_the_next_is_read(
+    harness: Harness,
+) -> None:
+    await harness.register("agrawal")
+    batch = await harness.store("agrawal", agrawal("agrawal")[:100])
+
+    await harness.publish(b"{not json", topic=RecordsIngested.topic)
+    await harness.publish(batch)
+
+    assert harness.drift.status()["agrawal"]["records"] == 100
+
+
+async def test_streams_without_a_spec_or_unregistered_are_not_watched(harness: Harness) -> None:
+    await harness.register("bare", spec=False)
+    await harness.publish(await harness.store("bare", agrawal("bare")[:100]))
+    await harness.publish(ingested("nobody", uuid4(), 100))
+
+    assert harness.drift.status() == {}
+    assert harness.published == []
+
+
+async def test_the_champions_predictions_joined_to_feedback_raise_the_alarm(
+    harness: Harness,
+) -> None:
+    await harness.register("agrawal")
+    for i, row in enumerate(agrawal("agrawal", change=None)):
+        # The champion is right until the change, then wrong one time in two.
+        label = row["label"]
+        wrong = i >= CHANGE and i % 2 == 0
+        await harness.publish(
+            PredictionLogged(
+                stream="agrawal",
+                record_id=row["record_id"],
+                model_id="m-1",
+                model_version=1,
+                features=row["features"],
+                prediction=1 - label if wrong else label,
+            )
+        )
+        await harness.publish(
+            FeedbackReceived(stream="agrawal", record_id=row["record_id"], label=label)
+        )
+
+    (event,) = harness.published
+    assert (event.source, event.model_id) == ("errors", "m-1")
+    ((evidence,),) = await harness.query("SELECT evidence FROM drift_events")
+    assert (evidence["errors_of"], evidence["alarm_record_id"]) == ("m-1", "agrawal-000001535")
+
+
+async def test_with_a_champion_the_report_compares_against_its_training_window(
+    harness: Harness,
+) -> None:
+    await harness.register("agrawal")
+    rows = agrawal("agrawal")
+    await harness.store("agrawal", rows[:100])  # labelled, ingested before the snapshot
+    async with await psycopg.AsyncConnection.connect(harness.database_url) as conn:
+        for sql in CHAMPION_WITH_SNAPSHOT:
+            await conn.execute(sql)
+        await conn.execute(
+            "UPDATE records SET ingested_at = now() + interval '2 minutes'"
+            " WHERE record_id > 'agrawal-000000089'"
+        )
+        windows = await store.report_windows(
+            conn,
+            "agrawal",
+            change=datetime.fromisoformat(rows[90]["event_time"]),
+            alarm=datetime.fromisoformat(rows[99]["event_time"]),
+            champion="m-1",
+            rows=5000,
+        )
+        await conn.execute("DELETE FROM serving_history")
+        fallback = await store.report_windows(
+            conn,
+            "agrawal",
+            change=datetime.fromisoformat(rows[90]["event_time"]),
+            alarm=datetime.fromisoformat(rows[99]["event_time"]),
+            champion=None,
+            rows=5000,
+        )
+
+    # The snapshot held 30 rows: the newest 30 ingested before it was taken (60..89).
+    assert windows.kind == "champion_training_window"
+    assert [x for x, _ in windows.reference] == [r["features"] for r in rows[89:59:-1]]
+    assert len(windows.current) == 10
+    assert (fallback.kind, len(fallback.reference), len(fallback.current)) == (
+        "before_change",
+        90,
+        10,
+    )
+
+
+CHAMPION_WITH_SNAPSHOT = [
+    "INSERT INTO snapshots (hash, stream, window_definition, row_count, created_at)"
+    " VALUES ('snap', 'agrawal', '{\"last_labelled\": 30}', 30, now() + interval '1 minute')",
+    "INSERT INTO experiments (id, stream, trigger, spec, budget_trials, budget_seconds,"
+    " status, snapshot_hash, requested_by) VALUES ('e-1', 'agrawal', 'manual', '{}', 1, 60,"
+    " 'completed', 'snap', 'test')",
+    f"INSERT INTO artifacts (sha256, bytes, size) VALUES ('{'a' * 64}', 'm', 1)",
+    "INSERT INTO trials (id, experiment_id, family, seed) VALUES ('t-1', 'e-1', 'f', 0)",
+    "INSERT INTO models (id, stream, version, trial_id, artifact_sha256, family)"
+    f" VALUES ('m-1', 'agrawal', 1, 't-1', '{'a' * 64}', 'f')",
+    "INSERT INTO serving_history (stream, model_id, reason, actor)"
+    " VALUES ('agrawal', 'm-1', 'gate', 'evaluation')",
+]
