@@ -596,3 +596,27 @@ def test_detector_parameters_match_river() -> None:
     for kind, params in DETECTOR_PARAMS.items():
         signature = inspect.signature(classes[kind])
         assert params == set(signature.parameters), kind
+
+
+@pytest.mark.parametrize(
+    ("params", "path", "reason"),
+    [
+        ({"clock": 0}, "params.clock", "must be at least 1"),
+        ({"delta": 2}, "params.delta", "must be less than 1"),
+        ({"delta": 0}, "params.delta", "must be greater than 0"),
+        ({"grace_period": 2.5}, "params.grace_period", "must be a whole number"),
+        ({"max_buckets": "many"}, "params.max_buckets", "must be a number"),
+    ],
+)
+def test_detector_parameter_values_out_of_river_range_are_refused(
+    params: dict[str, object], path: str, reason: str
+) -> None:
+    """River panics in Rust on some of these: they must never reach the drift service."""
+    text = (
+        "stream: s\ntask: classification\ntarget: y\nfeatures: {a: float}\n"
+        "families: [{name: sklearn.logistic_regression}]\n"
+        f"triggers: {{drift: {{detectors: [{{kind: adwin, on: errors, params: {params}}}]}}}}\n"
+    )
+    with pytest.raises(SpecError) as caught:
+        parse_spec(text, "yaml")
+    assert [f"triggers.drift.detectors[0].{path}: {reason}"] == caught.value.lines()

@@ -25,6 +25,56 @@ DETECTOR_PARAMS: dict[DetectorKind, frozenset[str]] = {
     "hddm_w": frozenset({"drift_confidence", "warning_confidence", "lambda_val", "two_sided_test"}),
     "fhddm": frozenset({"sliding_window_size", "confidence_level", "short_window_size"}),
 }
+# Value ranges river does not check itself: some out-of-range values panic in its Rust
+# core on the first update, which no Python handler can catch. (low, high, open interval?)
+Range = tuple[float, float | None, bool]
+_UNIT: Range = (0.0, 1.0, True)
+_COUNT: Range = (1, None, False)
+PARAM_RANGES: dict[str, Range] = {
+    "clock": _COUNT,
+    "max_buckets": _COUNT,
+    "min_window_length": _COUNT,
+    "grace_period": _COUNT,
+    "window_size": _COUNT,
+    "stat_size": _COUNT,
+    "min_instances": _COUNT,
+    "warm_start": _COUNT,
+    "sliding_window_size": _COUNT,
+    "short_window_size": _COUNT,
+    "alpha": _UNIT,
+    "beta": _UNIT,
+    "drift_confidence": _UNIT,
+    "warning_confidence": _UNIT,
+    "confidence_level": _UNIT,
+    "lambda_val": _UNIT,
+    "threshold": (0.0, None, True),
+    "warning_threshold": (0.0, None, True),
+    "drift_threshold": (0.0, None, True),
+}
+
+
+def _out_of_range(kind: str, name: str, value: object) -> str | None:
+    if kind == "page_hinkley" and name == "mode":
+        return None if value in ("up", "down", "both") else "must be up, down or both"
+    bounds: Range
+    if name == "delta":  # ADWIN's confidence is a probability; Page-Hinkley's a magnitude
+        bounds = _UNIT if kind == "adwin" else (0.0, None, False)
+    elif (found := PARAM_RANGES.get(name)) is None:
+        return None
+    else:
+        bounds = found
+    low, high, open_interval = bounds
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return "must be a number"
+    if bounds is _COUNT and not isinstance(value, int):
+        return "must be a whole number"
+    if value < low or (open_interval and value == low):
+        return f"must be {'greater than' if open_interval else 'at least'} {low:g}"
+    if high is not None and (value > high or (open_interval and value == high)):
+        return f"must be {'less than' if open_interval else 'at most'} {high:g}"
+    return None
+
+
 # These read a stream of right/wrong, so they can only watch the model's errors.
 ERROR_ONLY: frozenset[DetectorKind] = frozenset({"ddm", "eddm", "hddm_a", "hddm_w", "fhddm"})
 
@@ -51,6 +101,8 @@ class DriftDetector(SpecModel):
             if name not in DETECTOR_PARAMS[self.kind]:
                 allowed = ", ".join(sorted(DETECTOR_PARAMS[self.kind]))
                 raise problem(("params", name), f"{self.kind} has no such parameter ({allowed})")
+            if (reason := _out_of_range(self.kind, name, self.params[name])) is not None:
+                raise problem(("params", name), reason)
         return self
 
     @property
