@@ -57,9 +57,9 @@ def render(windows: Windows, spec: ExperimentSpec) -> bytes:
             f" and {len(current)} current rows"
         )
     # Imported here: evidently takes seconds to import, which start-up should not pay.
-    import pandas as pd  # type: ignore[import-untyped]
-    from evidently import DataDefinition, Dataset, Report  # type: ignore[import-untyped]
-    from evidently.presets import DataDriftPreset  # type: ignore[import-untyped]
+    import pandas as pd
+    from evidently import DataDefinition, Dataset, Report
+    from evidently.presets import DataDriftPreset
 
     features, target = spec.features, spec.target
     numeric = [name for name, kind in features.items() if kind != "category"]
