@@ -33,6 +33,7 @@ class FakeStore:
         self.rejects: dict[tuple[str, int, int], Reject] = {}
         self.commits = 0
         self.failure: Exception | None = None
+        self.outbox: dict[int, Event] = {}
 
     async def schemas(self) -> dict[str, StreamSchema]:
         self.loads += 1
@@ -46,7 +47,19 @@ class FakeStore:
             raise self.failure
         self.rows = {**writer.rows, **self.rows}
         self.rejects = {**writer.rejects, **self.rejects}
+        self.outbox.update(writer.outbox)
         self.commits += 1
+
+    async def published(self, ids: Sequence[int]) -> None:
+        for id_ in ids:
+            self.outbox.pop(id_, None)
+
+    @asynccontextmanager
+    async def stale(self, older_than: float, limit: int) -> AsyncIterator[list[Event]]:
+        claimed = dict(list(self.outbox.items())[:limit])
+        yield list(claimed.values())
+        for id_ in claimed:
+            del self.outbox[id_]
 
 
 class FakeWriter:
@@ -54,6 +67,13 @@ class FakeWriter:
         self.store = store
         self.rows: dict[tuple[str, str], Row] = {}
         self.rejects: dict[tuple[str, int, int], Reject] = {}
+        self.outbox: dict[int, Event] = {}
+
+    async def enqueue(self, events: Sequence[Event]) -> list[int]:
+        first = max([*self.store.outbox, *self.outbox], default=0) + 1
+        ids = list(range(first, first + len(events)))
+        self.outbox.update(zip(ids, events, strict=True))
+        return ids
 
     async def write(self, plan: Plan) -> Written:
         stored: dict[str, Stored] = {}

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import json
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import uuid4
@@ -11,8 +12,9 @@ from uuid import uuid4
 import pytest
 from psycopg import AsyncConnection
 
-from driftloop_contracts import Record
+from driftloop_contracts import Event, Record, RecordRejected, RecordsIngested
 from driftloop_ingestion.batch import Message, Plan, Reject, Row, Written
+from driftloop_ingestion.ingest import Ingestor
 from driftloop_ingestion.store import BatchWriter, PostgresStore, load_schemas
 from driftloop_ingestion.validation import Kind, Rejection, StreamSchema
 from driftloop_store import migrate, open_pool, register_stream
@@ -202,3 +204,86 @@ async def test_load_schemas_reads_every_registered_stream(database_url: str) -> 
         assert await load_schemas(conn) == {
             "new": StreamSchema("new", {"x": "int"}, "y", "classification")
         }
+
+
+# The outbox: a batch's events are stored with its rows, so a crash cannot lose them.
+
+
+class Crash(Exception):
+    """The process dying between the commit and the announcement."""
+
+
+def raw(record_id: str, offset: int) -> Message:
+    value = {
+        "stream": "orders",
+        "record_id": record_id,
+        "event_time": "2026-11-23T12:00:00Z",
+        "features": {"amount": 1.5},
+        "label": 1.0,
+    }
+    return Message(Record.topic, 0, offset, json.dumps(value).encode())
+
+
+def ingestor(store: PostgresStore, sent: list[Event], **options: Any) -> Ingestor:
+    async def publish(events: Sequence[Event]) -> None:
+        sent.extend(events)
+
+    return Ingestor(store, publish, max_record_bytes=4096, schema_ttl=60, **options)
+
+
+async def test_a_batch_announced_leaves_the_outbox_empty(
+    store: PostgresStore, database_url: str
+) -> None:
+    sent: list[Event] = []
+    await ingestor(store, sent).ingest([raw("o-1", 0), Message(Record.topic, 0, 1, b"nope")])
+    assert {type(event).__name__ for event in sent} == {"RecordsIngested", "RecordRejected"}
+    assert await rows(database_url, "SELECT id FROM outbox") == []
+
+
+async def test_events_a_crash_left_unannounced_are_published_by_the_next_ingestor(
+    store: PostgresStore, database_url: str
+) -> None:
+    async def broker_down(events: Sequence[Event]) -> None:
+        raise ConnectionError("broker unavailable")
+
+    async def die(delay: float) -> None:
+        raise Crash
+
+    crashing = Ingestor(store, broker_down, max_record_bytes=4096, schema_ttl=60, sleep=die)
+    batch = [raw("o-1", 0), raw("o-2", 1), Message(Record.topic, 0, 2, b"nope")]
+    with pytest.raises(Crash):
+        await crashing.ingest(batch)
+    assert len(await rows(database_url, "SELECT record_id FROM records")) == 2  # committed
+    stored = await rows(database_url, "SELECT topic, payload FROM outbox ORDER BY id")
+    assert [topic for topic, _ in stored] == [RecordsIngested.topic, RecordRejected.topic]
+
+    sent: list[Event] = []
+    assert await ingestor(store, sent, stale_after=0).recover() == 2
+    assert [event.model_dump(mode="json") for event in sent] == [p for _, p in stored]
+    summary, letter = sent
+    assert isinstance(summary, RecordsIngested) and isinstance(letter, RecordRejected)
+    assert summary.stored == 2
+    ids = await rows(database_url, "SELECT batch_id FROM records")
+    assert ids == [(summary.batch_id,), (summary.batch_id,)]  # drift finds the batch
+    assert await rows(database_url, "SELECT id FROM outbox") == []
+
+
+async def test_the_outbox_is_swept_before_a_batch_at_most_once_per_period(
+    store: PostgresStore, database_url: str
+) -> None:
+    async with store.transaction() as writer:  # a batch whose announcement died with it
+        await writer.enqueue([RecordRejected(reason="lost", payload="x")])
+    now = [0.0]
+    sent: list[Event] = []
+    ingest = ingestor(store, sent, stale_after=0, recover_every=30, clock=lambda: now[0])
+    await ingest.ingest([raw("o-1", 0)])
+    assert [type(event).__name__ for event in sent] == ["RecordRejected", "RecordsIngested"]
+    async with store.transaction() as writer:
+        await writer.enqueue([RecordRejected(reason="lost again", payload="y")])
+    now[0] = 29.0
+    await ingest.ingest([raw("o-2", 1)])
+    assert len(await rows(database_url, "SELECT id FROM outbox")) == 1  # not swept yet
+    now[0] = 30.0
+    await ingest.ingest([raw("o-3", 2)])
+    assert [e.reason for e in sent if isinstance(e, RecordRejected)] == ["lost", "lost again"]
+    assert await rows(database_url, "SELECT id FROM outbox") == []

@@ -49,6 +49,7 @@ TABLES = {
     "holdouts",
     "human_actions",
     "alerts",
+    "outbox",
 }
 
 

@@ -17,6 +17,7 @@ from ._migrate import (
     migrate,
     migrate_url,
 )
+from ._outbox import OutboxEvent, claim_stale, delete, enqueue
 from ._pool import Pool, open_pool
 from ._queries import (
     current_champion,
@@ -25,7 +26,7 @@ from ._queries import (
     record_human_action,
     register_stream,
 )
-from ._rows import HumanActionRow, JsonObject, ModelRow, ServingRow, StreamRow
+from ._rows import HumanActionRow, JsonObject, ModelRow, OutboxRow, ServingRow, StreamRow
 
 __all__ = [
     "HumanActionRow",
@@ -33,11 +34,16 @@ __all__ = [
     "Migration",
     "MigrationError",
     "ModelRow",
+    "OutboxEvent",
+    "OutboxRow",
     "Pool",
     "ServingRow",
     "StreamRow",
     "applied_migrations",
+    "claim_stale",
     "current_champion",
+    "delete",
+    "enqueue",
     "get_stream",
     "list_streams",
     "load_migrations",

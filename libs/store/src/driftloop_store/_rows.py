@@ -60,3 +60,13 @@ class HumanActionRow(Row):
     reason: str
     payload: JsonObject
     at: datetime
+
+
+class OutboxRow(Row):
+    """An event waiting in the outbox: ``payload`` is the event as JSON, for ``topic``."""
+
+    id: int
+    topic: str
+    key: bytes | None
+    payload: JsonObject
+    created_at: datetime

@@ -10,11 +10,12 @@ from collections import Counter
 from collections.abc import Callable, Container, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import Any
 from uuid import UUID, uuid4
 
 from pydantic_core import to_json
 
-from driftloop_contracts import Record, RecordRejected, RecordsIngested
+from driftloop_contracts import Event, Record, RecordRejected, RecordsIngested
 
 from .validation import Kind, Rejection
 
@@ -193,3 +194,10 @@ def summaries(plan: Plan, written: Written) -> list[RecordsIngested]:
             )
         )
     return events
+
+
+def event_key(event: Event) -> bytes | None:
+    """The Kafka key of an event: its stream, so one stream's summaries stay in order on
+    one partition."""
+    stream: Any = getattr(event, "stream", None)
+    return stream.encode() if isinstance(stream, str) else None

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 from collections.abc import Sequence
-from typing import Annotated, Any
+from typing import Annotated
 
 from faststream.kafka import KafkaRouter
 from faststream.kafka.message import KafkaMessage
@@ -23,7 +23,7 @@ from pydantic import SkipValidation, WithJsonSchema
 from driftloop_contracts import Event, Record, RecordRejected, RecordsIngested
 from driftloop_runtime import Resources, publisher
 
-from .batch import Message
+from .batch import Message, event_key
 from .ingest import Ingestor, Store
 from .retry import Backoff
 from .settings import Settings
@@ -63,7 +63,7 @@ def ingestion_router(settings: Settings, store: Store) -> KafkaRouter:
         # Sent together and confirmed together: one wait for the broker, not one per event.
         sent = [
             await (to_ingested if isinstance(event, RecordsIngested) else to_deadletter).publish(
-                event, key=_key(event), no_confirm=True
+                event, key=event_key(event), no_confirm=True
             )
             for event in events
         ]
@@ -100,9 +100,3 @@ def ingestion_router(settings: Settings, store: Store) -> KafkaRouter:
         backoff.succeeded()
 
     return router
-
-
-def _key(event: Event) -> bytes | None:
-    # Keyed by stream, so one stream's summaries stay in order on one partition.
-    stream: Any = getattr(event, "stream", None)
-    return stream.encode() if isinstance(stream, str) else None

@@ -4,16 +4,22 @@ The ingestor knows neither Kafka nor SQL: it is given a store and a way to publi
 tests pass fakes in. It raises when the batch could not be stored, and the caller (the
 Kafka handler) then leaves the offsets uncommitted so the batch comes again.
 
-Once the rows are committed, their announcement is retried until the broker takes it:
-the same batch delivered again would find its rows stored already and could no longer
-announce them under the batch id they carry. Only a crash between the commit and the
-announcement still loses it; closing that needs an outbox table in the store.
+The batch's events are written to the store's outbox in the transaction that stores its
+rows. Once committed they are published, retried until the broker takes them (the same
+batch delivered again would find its rows stored already and could no longer announce them
+under the batch id they carry), and then deleted from the outbox. Should the process die
+between the commit and that delete, the events stay in the outbox: before a batch, at most
+once per ``recover_every`` seconds (so at once after a restart, when the batch that was cut
+short is delivered again), the ingestor claims outbox events older than ``stale_after``
+seconds, publishes them and deletes them. Events are therefore delivered at least once,
+under the event id they were stored with; consumers dedupe by event id where it matters.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Protocol
@@ -29,15 +35,29 @@ from .validation import Kind, Rejection, StreamSchema, validate
 class Writer(Protocol):
     async def write(self, plan: Plan) -> Written: ...
 
+    async def enqueue(self, events: Sequence[Event]) -> list[int]:
+        """Put the events in the outbox, in the writer's transaction; their outbox ids."""
+        ...
+
 
 class Store(Protocol):
     async def schemas(self) -> Mapping[str, StreamSchema]: ...
 
     def transaction(self) -> AbstractAsyncContextManager[Writer]: ...
 
+    async def published(self, ids: Sequence[int]) -> None:
+        """Delete these events from the outbox."""
+        ...
+
+    def stale(self, older_than: float, limit: int) -> AbstractAsyncContextManager[list[Event]]:
+        """Claim up to ``limit`` outbox events older than ``older_than`` seconds that no one
+        else holds; they are deleted if the block ends without an exception."""
+        ...
+
 
 Publish = Callable[[Sequence[Event]], Awaitable[None]]
 Sleep = Callable[[float], Awaitable[None]]
+Clock = Callable[[], float]
 
 logger = logging.getLogger("driftloop.ingestion")
 
@@ -52,6 +72,10 @@ class Ingestor:
         schema_ttl: float,
         backoff_max: float = 5.0,
         sleep: Sleep = asyncio.sleep,
+        stale_after: float = 60.0,
+        recover_every: float = 30.0,
+        recover_limit: int = 1000,
+        clock: Clock = time.monotonic,
     ) -> None:
         self._store = store
         self._publish = publish
@@ -59,17 +83,50 @@ class Ingestor:
         self._schemas = SchemaCache(store.schemas, schema_ttl)
         self._backoff = Backoff(most=backoff_max)
         self._sleep = sleep
+        self._stale_after = stale_after
+        self._recover_every = recover_every
+        self._recover_limit = recover_limit
+        self._clock = clock
+        self._recovered_at: float | None = None
 
     async def ingest(self, messages: Sequence[Message]) -> list[Event]:
         """Store the batch's valid records once, count its rejects once; return what was sent."""
+        now = self._clock()
+        if self._recovered_at is None or now - self._recovered_at >= self._recover_every:
+            self._recovered_at = now
+            try:
+                await self.recover()
+            except Exception:
+                # The batch's own announcement retries anyway; the sweep runs again later.
+                logger.exception("could not publish the outbox's stale events")
         verdicts, schemas = await self._validate(messages)
         plan = plan_batch(messages, verdicts, schemas)
         async with self._store.transaction() as writer:
             written = await writer.write(plan)
+            events: list[Event] = [*written.events(plan)]
+            ids = await writer.enqueue(events)
         # Announced only once committed: whoever reads a batch on hearing of it finds it.
-        events: list[Event] = [*written.events(plan)]
         await self._announce(events)
+        try:
+            await self._store.published(ids)
+        except Exception:
+            # Announced already: left in the outbox, the events are sent again later.
+            logger.exception("could not delete announced events from the outbox")
         return events
+
+    async def recover(self) -> int:
+        """Publish and delete the outbox events a crash left behind; how many were sent."""
+        sent = 0
+        while True:
+            async with self._store.stale(self._stale_after, self._recover_limit) as events:
+                if events:
+                    await self._publish(events)
+            sent += len(events)
+            if len(events) < self._recover_limit:
+                break
+        if sent:
+            logger.warning("published %d events left in the outbox", sent)
+        return sent
 
     async def _announce(self, events: list[Event]) -> None:
         while True:

@@ -6,25 +6,34 @@ them in between (two consumers overlapping across a rebalance), the COPY fails o
 primary key and the batch goes through a staging table and ``INSERT ... ON CONFLICT DO
 NOTHING`` instead. Rejects are keyed by their Kafka position, so a redelivered message is
 counted once.
+
+The batch's events go into the outbox in the same transaction (``BatchWriter.enqueue``);
+``published`` deletes them once the broker took them, and ``stale`` hands out those a crash
+left behind.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, get_args
 
 from psycopg import AsyncConnection, errors
 from psycopg_pool import AsyncConnectionPool
 
+import driftloop_store as store
+from driftloop_contracts import Event, RecordRejected, RecordsIngested
 from driftloop_spec import Task
 
-from .batch import Plan, Reject, Row, Written, refusal, tally
+from .batch import Plan, Reject, Row, Written, event_key, refusal, tally
 from .validation import StreamSchema
 
 Conn = AsyncConnection[Any]
 
 _TASKS: tuple[Task, ...] = get_args(Task)
+
+# What ingestion publishes, by topic: how an event read back from the outbox is rebuilt.
+_EVENTS: dict[str, type[Event]] = {kind.topic: kind for kind in (RecordsIngested, RecordRejected)}
 
 # A row these errors refuse is bad data that validation let through: it is dead-lettered
 # instead of failing the batch forever. Anything else (an outage) fails the batch.
@@ -84,6 +93,21 @@ class PostgresStore:
         async with self._pool().connection() as conn, conn.transaction():
             yield BatchWriter(conn)
 
+    async def published(self, ids: Sequence[int]) -> None:
+        """Delete announced events from the outbox."""
+        async with self._pool().connection() as conn:
+            await store.delete(conn, ids)
+
+    @asynccontextmanager
+    async def stale(self, older_than: float, limit: int) -> AsyncIterator[list[Event]]:
+        """Claim outbox events older than ``older_than`` seconds; deleted if the block ends
+        without an exception, left for a later sweep otherwise. Rows another sweep holds
+        are skipped."""
+        async with self._pool().connection() as conn, conn.transaction():
+            rows = await store.claim_stale(conn, older_than, limit)
+            yield [_EVENTS[row.topic].model_validate(row.payload) for row in rows]
+            await store.delete(conn, [row.id for row in rows])
+
 
 class BatchWriter:
     def __init__(self, conn: Conn) -> None:
@@ -93,6 +117,13 @@ class BatchWriter:
         inserted, refusals = await self._store(plan.rows) if plan.rows else ([], [])
         await self._count_rejects([*plan.rejects, *refusals])
         return Written(tally(inserted), refusals)
+
+    async def enqueue(self, events: Sequence[Event]) -> list[int]:
+        """Put the events in the outbox, in this transaction; their outbox ids."""
+        return await store.enqueue(
+            self._conn,
+            [(event.topic, event_key(event), event.model_dump(mode="json")) for event in events],
+        )
 
     async def _store(self, rows: list[Row]) -> tuple[list[Row], list[Reject]]:
         """The rows that were new, and the rows PostgreSQL refused."""
