@@ -39,9 +39,10 @@ from driftloop.embedded import embedded_kafka, embedded_postgres, free_port
 from driftloop.topics import ensure_topics, partitions
 from driftloop_contracts import Record, RecordsIngested
 from driftloop_ingestion import Settings
-from driftloop_ingestion.batch import Message, Plan, plan_batch
+from driftloop_ingestion.batch import Plan, plan_batch
 from driftloop_ingestion.store import PostgresStore
 from driftloop_ingestion.validation import StreamSchema, validate
+from driftloop_runtime import Message
 from driftloop_store import migrate, open_pool, register_stream
 
 STREAM = "bench"

@@ -14,10 +14,11 @@ from faststream.kafka import KafkaBroker, TestKafkaBroker
 
 import driftloop_ingestion
 from driftloop_contracts import Event, Record, RecordRejected, RecordsIngested
-from driftloop_ingestion.batch import Message, Plan, Reject, Row, Stored, Written
+from driftloop_ingestion.batch import Plan, Reject, Row, Stored, Written
 from driftloop_ingestion.handlers import ingestion_router
 from driftloop_ingestion.ingest import Ingestor
 from driftloop_ingestion.validation import StreamSchema
+from driftloop_runtime import Message
 
 ORDERS = StreamSchema("orders", {"amount": "float"}, "fraud", "classification")
 REFUNDS = StreamSchema("refunds", {"amount": "float"}, "reason")

@@ -13,10 +13,11 @@ import pytest
 from psycopg import AsyncConnection
 
 from driftloop_contracts import Event, Record, RecordRejected, RecordsIngested
-from driftloop_ingestion.batch import Message, Plan, Reject, Row, Written
+from driftloop_ingestion.batch import Plan, Reject, Row, Written
 from driftloop_ingestion.ingest import Ingestor
 from driftloop_ingestion.store import BatchWriter, PostgresStore, load_schemas
 from driftloop_ingestion.validation import Kind, Rejection, StreamSchema
+from driftloop_runtime import Message
 from driftloop_store import migrate, open_pool, register_stream
 
 T0 = datetime(2026, 11, 23, 12, tzinfo=UTC)

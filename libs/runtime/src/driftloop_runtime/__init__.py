@@ -1,6 +1,7 @@
 """What every driftloop service shares: settings, store resources, broker, ``/health``, uvicorn."""
 
 from .app import (
+    check_health,
     configure_logging,
     create_broker,
     create_service_app,
@@ -8,13 +9,19 @@ from .app import (
     publisher,
     serve,
 )
+from .raw import Message, as_raw, batch_schema
 from .resources import Resources, StoreNotOpen
-from .settings import ServiceSettings
+from .settings import ServiceSettings, SettingsT
 
 __all__ = [
+    "Message",
     "Resources",
     "ServiceSettings",
+    "SettingsT",
     "StoreNotOpen",
+    "as_raw",
+    "batch_schema",
+    "check_health",
     "configure_logging",
     "create_broker",
     "create_service_app",

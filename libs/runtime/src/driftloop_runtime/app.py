@@ -15,7 +15,7 @@ from faststream.kafka.publisher import DefaultPublisher
 from driftloop_contracts import Event
 
 from .resources import Resources
-from .settings import ServiceSettings
+from .settings import ServiceSettings, SettingsT
 
 logger = logging.getLogger("driftloop")
 
@@ -47,22 +47,26 @@ def publisher(router: KafkaRouter, event: type[Event], service: str) -> DefaultP
     )
 
 
-def health_route(broker: KafkaBroker, resources: Resources) -> tuple[str, Any]:
-    """``GET /health``: 200 when Kafka and PostgreSQL answer, 503 naming what does not."""
+async def check_health(
+    broker: KafkaBroker, resources: Resources[Any]
+) -> tuple[int, dict[str, Any]]:
+    """The status code and body of ``GET /health``: 200 when Kafka and PostgreSQL answer,
+    503 naming what does not."""
+    checks = {"kafka": await broker.ping(timeout=2.0), "database": await resources.database_ok()}
+    ok = all(checks.values())
+    body = {
+        "service": resources.settings.service,
+        "instance": resources.settings.instance,
+        "status": "ok" if ok else "unhealthy",
+        **checks,
+    }
+    return (200 if ok else 503), body
 
+
+def health_route(broker: KafkaBroker, resources: Resources[Any]) -> tuple[str, Any]:
     @get(description="Kafka and PostgreSQL reachable from this service.")
     async def health(scope: Any) -> AsgiResponse:
-        checks = {
-            "kafka": await broker.ping(timeout=2.0),
-            "database": await resources.database_ok(),
-        }
-        body = {
-            "service": resources.settings.service,
-            "instance": resources.settings.instance,
-            "status": "ok" if all(checks.values()) else "unhealthy",
-            **checks,
-        }
-        status = 200 if all(checks.values()) else 503
+        status, body = await check_health(broker, resources)
         return AsgiResponse(
             json.dumps(body).encode(), status, headers={"content-type": "application/json"}
         )
@@ -76,7 +80,7 @@ async def live(scope: Any) -> AsgiResponse:
 
 
 def create_service_app(
-    settings: ServiceSettings, create_router: Callable[[Resources], KafkaRouter]
+    settings: SettingsT, create_router: Callable[[Resources[SettingsT]], KafkaRouter]
 ) -> AsgiFastStream:
     """The ASGI app of a FastStream service: the store opens before the broker starts."""
     broker = create_broker(settings)

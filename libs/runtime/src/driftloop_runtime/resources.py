@@ -3,22 +3,23 @@
 from __future__ import annotations
 
 from contextlib import AsyncExitStack
+from typing import Generic
 
 from psycopg_pool import AsyncConnectionPool
 
 from driftloop_store import open_pool
 
-from .settings import ServiceSettings
+from .settings import SettingsT
 
 
 class StoreNotOpen(RuntimeError):
     """A handler ran before the service's start hook opened the store."""
 
 
-class Resources:
+class Resources(Generic[SettingsT]):
     """Holds the pool that the start hook opens; handlers read it when they run."""
 
-    def __init__(self, settings: ServiceSettings) -> None:
+    def __init__(self, settings: SettingsT) -> None:
         self.settings = settings
         self._pool: AsyncConnectionPool | None = None
         self._stack = AsyncExitStack()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
-from typing import ClassVar
+from typing import ClassVar, TypeVar
 
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -51,3 +51,6 @@ class ServiceSettings(BaseSettings):
     def group_id(self) -> str:
         """One consumer group per service, so its replicas share the partitions."""
         return f"driftloop-{self.service}"
+
+
+SettingsT = TypeVar("SettingsT", bound=ServiceSettings)

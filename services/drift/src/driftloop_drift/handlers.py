@@ -20,9 +20,8 @@ from typing import Annotated
 
 from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 from faststream.kafka import KafkaRouter
-from faststream.kafka.message import KafkaMessage
 from faststream.middlewares import AckPolicy
-from pydantic import SkipValidation, ValidationError, WithJsonSchema
+from pydantic import SkipValidation, ValidationError
 
 from driftloop_contracts import (
     DriftDetected,
@@ -31,7 +30,7 @@ from driftloop_contracts import (
     PredictionLogged,
     RecordsIngested,
 )
-from driftloop_runtime import Resources, publisher
+from driftloop_runtime import Message, Resources, as_raw, batch_schema, publisher
 
 from .service import Drift
 from .settings import Settings
@@ -43,19 +42,12 @@ logger = logging.getLogger("driftloop.drift")
 CONSUMED: dict[str, type[Event]] = {
     event.topic: event for event in (RecordsIngested, PredictionLogged, FeedbackReceived)
 }
-# Raw (topic, value) pairs, parsed by topic here; AsyncAPI still shows the events.
+# Parsed by topic here, so a malformed message is skipped instead of failing the batch.
 Delivered = Annotated[
-    list[tuple[str, bytes | None]],
+    list[Message],
     SkipValidation,
-    WithJsonSchema(
-        {"type": "array", "items": {"oneOf": [e.model_json_schema() for e in CONSUMED.values()]}}
-    ),
+    batch_schema({"oneOf": [e.model_json_schema() for e in CONSUMED.values()]}),
 ]
-
-
-async def as_delivered(message: KafkaMessage) -> list[tuple[str, bytes | None]]:
-    """FastStream decoder: each message's topic and bytes, unparsed."""
-    return [(record.topic, record.value) for record in message.raw_message]
 
 
 def parse(topic: str, value: bytes | None) -> Event | None:
@@ -66,8 +58,8 @@ def parse(topic: str, value: bytes | None) -> Event | None:
         return None
 
 
-def create_router(resources: Resources, drift: Drift | None = None) -> KafkaRouter:
-    drift = drift or Drift(Settings())
+def create_router(resources: Resources[Settings], drift: Drift | None = None) -> KafkaRouter:
+    drift = drift or Drift(resources.settings)
     drift.bind(resources)
     router = KafkaRouter()
     to_drift_detected = publisher(router, DriftDetected, SERVICE)
@@ -84,13 +76,13 @@ def create_router(resources: Resources, drift: Drift | None = None) -> KafkaRout
         max_records=500,
         auto_offset_reset="earliest",
         ack_policy=AckPolicy.NACK_ON_ERROR,
-        decoder=as_delivered,
+        decoder=as_raw,
         title=f"{SERVICE}:on_ingested_predictions_feedback",
     )
     async def on_ingested_predictions_feedback(messages: Delivered) -> None:
         try:
-            for topic, value in messages:
-                if (event := parse(topic, value)) is not None:
+            for message in messages:
+                if (event := parse(message.topic, message.value)) is not None:
                     for found in await drift.handle(event):
                         await to_drift_detected.publish(found, key=found.stream.encode())
         except Exception:

@@ -57,13 +57,13 @@ class Drift:
     def __init__(self, settings: Settings, render: Render = render) -> None:
         self.settings = settings
         self._render = render
-        self._resources: Resources | None = None
+        self._resources: Resources[Settings] | None = None
         self._notifier: Notifier | None = None
         self._hooks: tuple[Hook, ...] = ()
         self._streams: dict[str, Watched] = {}
         self._handled: OrderedDict[UUID, None] = OrderedDict()
 
-    def bind(self, resources: Resources) -> None:
+    def bind(self, resources: Resources[Settings]) -> None:
         self._resources = resources
 
     @property

@@ -5,10 +5,12 @@ from faststream.kafka import KafkaRouter
 from driftloop_contracts import ApprovalRequested, ModelPromoted, PromotionDecided
 from driftloop_runtime import Resources, publisher
 
+from .settings import Settings
+
 SERVICE = "evaluation"
 
 
-def create_router(resources: Resources) -> KafkaRouter:
+def create_router(resources: Resources[Settings]) -> KafkaRouter:
     router = KafkaRouter()
     publisher(router, PromotionDecided, SERVICE)
     publisher(router, ApprovalRequested, SERVICE)

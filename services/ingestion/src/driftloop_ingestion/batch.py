@@ -16,26 +16,13 @@ from uuid import UUID, uuid4
 from pydantic_core import to_json
 
 from driftloop_contracts import Event, Record, RecordRejected, RecordsIngested
+from driftloop_runtime import Message
 
 from .validation import Kind, Rejection
 
 PAYLOAD_LIMIT = 64 * 1024
 """The most of a rejected message a dead letter carries: escaped as JSON it stays far below
 Kafka's default 1 MiB message limit."""
-
-
-@dataclass(frozen=True, slots=True)
-class Message:
-    """A message as Kafka delivered it: its position is its identity."""
-
-    topic: str
-    partition: int
-    offset: int
-    value: bytes | None
-
-    @property
-    def position(self) -> tuple[str, int, int]:
-        return self.topic, self.partition, self.offset
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,14 +16,13 @@ from collections.abc import Sequence
 from typing import Annotated
 
 from faststream.kafka import KafkaRouter
-from faststream.kafka.message import KafkaMessage
 from faststream.middlewares import AckPolicy
-from pydantic import SkipValidation, WithJsonSchema
+from pydantic import SkipValidation
 
 from driftloop_contracts import Event, Record, RecordRejected, RecordsIngested
-from driftloop_runtime import Resources, publisher
+from driftloop_runtime import Message, Resources, as_raw, batch_schema, publisher
 
-from .batch import Message, event_key
+from .batch import event_key
 from .ingest import Ingestor, Store
 from .retry import Backoff
 from .settings import Settings
@@ -31,26 +30,12 @@ from .store import PostgresStore
 
 SERVICE = "ingestion"
 
-# The handler takes the messages as Kafka delivered them, so that bytes which are not JSON
-# reach validation instead of failing FastStream's decoding; AsyncAPI still shows Records.
-Delivered = Annotated[
-    list[Message],
-    SkipValidation,
-    WithJsonSchema({"type": "array", "items": Record.model_json_schema()}),
-]
+# Bytes that are not JSON must reach validation instead of failing FastStream's decoding.
+Delivered = Annotated[list[Message], SkipValidation, batch_schema(Record.model_json_schema())]
 
 
-async def as_delivered(message: KafkaMessage) -> list[Message]:
-    """FastStream decoder: the batch's raw values and their Kafka positions, unparsed."""
-    return [
-        Message(record.topic, record.partition, record.offset, record.value)
-        for record in message.raw_message
-    ]
-
-
-def create_router(resources: Resources) -> KafkaRouter:
-    settings = resources.settings if isinstance(resources.settings, Settings) else Settings()
-    return ingestion_router(settings, PostgresStore(lambda: resources.pool))
+def create_router(resources: Resources[Settings]) -> KafkaRouter:
+    return ingestion_router(resources.settings, PostgresStore(lambda: resources.pool))
 
 
 def ingestion_router(settings: Settings, store: Store) -> KafkaRouter:
@@ -86,7 +71,7 @@ def ingestion_router(settings: Settings, store: Store) -> KafkaRouter:
         batch_timeout_ms=settings.batch_timeout_ms,
         auto_offset_reset="earliest",
         ack_policy=AckPolicy.NACK_ON_ERROR,
-        decoder=as_delivered,
+        decoder=as_raw,
         title=f"{SERVICE}:on_records",
     )
     async def on_records(messages: Delivered) -> None:

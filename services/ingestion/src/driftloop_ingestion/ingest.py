@@ -25,8 +25,9 @@ from contextlib import AbstractAsyncContextManager
 from typing import Protocol
 
 from driftloop_contracts import Event, Record
+from driftloop_runtime import Message
 
-from .batch import Message, Plan, Written, plan_batch
+from .batch import Plan, Written, plan_batch
 from .retry import Backoff
 from .schemas import SchemaCache
 from .validation import Kind, Rejection, StreamSchema, validate

@@ -5,10 +5,12 @@ from faststream.kafka import KafkaRouter
 from driftloop_contracts import ExperimentCompleted, ExperimentStarted, TrialRequested
 from driftloop_runtime import Resources, publisher
 
+from .settings import Settings
+
 SERVICE = "scheduler"
 
 
-def create_router(resources: Resources) -> KafkaRouter:
+def create_router(resources: Resources[Settings]) -> KafkaRouter:
     router = KafkaRouter()
     publisher(router, ExperimentStarted, SERVICE)
     publisher(router, TrialRequested, SERVICE)

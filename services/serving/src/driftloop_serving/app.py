@@ -13,7 +13,7 @@ from typing import Any
 from fastapi import FastAPI, HTTPException
 from fastapi.responses import JSONResponse
 
-from driftloop_runtime import Resources, configure_logging, create_broker
+from driftloop_runtime import Resources, check_health, configure_logging, create_broker
 
 from .champions import Champion, Champions
 from .handlers import create_router
@@ -48,18 +48,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.get("/health", summary="Kafka and PostgreSQL reachable")
     async def health() -> JSONResponse:
-        checks = {
-            "kafka": await broker.ping(timeout=2.0),
-            "database": await resources.database_ok(),
-        }
-        ok = all(checks.values())
-        body = {
-            "service": settings.service,
-            "instance": settings.instance,
-            "status": "ok" if ok else "unhealthy",
-            **checks,
-        }
-        return JSONResponse(body, status_code=200 if ok else 503)
+        status, body = await check_health(broker, resources)
+        return JSONResponse(body, status_code=status)
 
     @app.get("/live", status_code=204, summary="The process answers (liveness probe)")
     async def live() -> None:

@@ -5,10 +5,12 @@ from faststream.kafka import KafkaRouter
 from driftloop_contracts import TrialCompleted, TrialFailed
 from driftloop_runtime import Resources, publisher
 
+from .settings import Settings
+
 SERVICE = "training"
 
 
-def create_router(resources: Resources) -> KafkaRouter:
+def create_router(resources: Resources[Settings]) -> KafkaRouter:
     router = KafkaRouter()
     publisher(router, TrialCompleted, SERVICE)
     publisher(router, TrialFailed, SERVICE)
