@@ -50,6 +50,9 @@ TABLES = {
     "human_actions",
     "alerts",
     "outbox",
+    "experiment_seeds",
+    "online_checkpoints",
+    "handled_events",
 }
 
 

@@ -102,6 +102,7 @@ class TrialCompleted(Event):
     artifact_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
     duration_seconds: float = Field(ge=0)
     worker: str
+    attempt: int = Field(default=1, ge=1)
 
 
 class TrialFailed(Event):
@@ -127,5 +128,10 @@ class ExperimentCompleted(Event):
     status: ExperimentStatus
     best_trial_id: str | None = None
     best_metrics: Metrics = Field(default_factory=dict)
+    candidate_model_id: str | None = Field(
+        default=None,
+        description="An archived model that answered a recurring concept without training.",
+    )
+    snapshot_hash: str | None = None
     trials_run: int = Field(ge=0)
     reason: str = ""

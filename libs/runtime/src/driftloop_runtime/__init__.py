@@ -9,16 +9,20 @@ from .app import (
     publisher,
     serve,
 )
+from .outbox import Outbox, Send, Transaction
 from .raw import Message, as_raw, batch_schema
 from .resources import Resources, StoreNotOpen
 from .settings import ServiceSettings, SettingsT
 
 __all__ = [
     "Message",
+    "Outbox",
     "Resources",
+    "Send",
     "ServiceSettings",
     "SettingsT",
     "StoreNotOpen",
+    "Transaction",
     "as_raw",
     "batch_schema",
     "check_health",

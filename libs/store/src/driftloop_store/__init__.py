@@ -9,6 +9,7 @@ Open a pool in the service's lifespan, migrating on the way in::
 Nothing here connects at import time.
 """
 
+from ._artifacts import first_handling, get_artifact, put_artifact
 from ._migrate import (
     Migration,
     MigrationError,
@@ -44,12 +45,15 @@ __all__ = [
     "current_champion",
     "delete",
     "enqueue",
+    "first_handling",
+    "get_artifact",
     "get_stream",
     "list_streams",
     "load_migrations",
     "migrate",
     "migrate_url",
     "open_pool",
+    "put_artifact",
     "record_human_action",
     "register_stream",
 ]

@@ -26,6 +26,7 @@ _ENQUEUE = "INSERT INTO outbox (topic, key, payload) VALUES (%s, %s, %s) RETURNI
 _CLAIM_STALE = """
 SELECT id, topic, key, payload, created_at FROM outbox
 WHERE created_at < now() - make_interval(secs => %s)
+  AND (%s::text[] IS NULL OR topic = ANY(%s::text[]))
 ORDER BY id LIMIT %s
 FOR UPDATE SKIP LOCKED
 """
@@ -59,14 +60,19 @@ async def delete(conn: AsyncConnection[Any], ids: Sequence[int]) -> None:
 
 
 async def claim_stale(
-    conn: AsyncConnection[Any], older_than_seconds: float, limit: int
+    conn: AsyncConnection[Any],
+    older_than_seconds: float,
+    limit: int,
+    topics: Sequence[str] | None = None,
 ) -> list[OutboxRow]:
-    """Lock up to ``limit`` events older than the threshold, oldest first.
+    """Lock up to ``limit`` events older than the threshold, oldest first; only those for
+    ``topics`` when given, since services share the table and each sends its own.
 
     Rows another transaction holds are skipped, not waited for: two replicas sweeping at
     once publish different rows. Call inside a transaction, publish, then ``delete`` the
     rows before committing; the locks last until then.
     """
     async with conn.cursor(row_factory=class_row(OutboxRow)) as cur:
-        await cur.execute(_CLAIM_STALE, (older_than_seconds, limit))
+        names = list(topics) if topics is not None else None
+        await cur.execute(_CLAIM_STALE, (older_than_seconds, names, names, limit))
         return await cur.fetchall()

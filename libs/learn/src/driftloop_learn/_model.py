@@ -1,0 +1,141 @@
+"""One interface over scikit-learn pipelines and river online models.
+
+Services train, score, pickle and serve a ``Model`` without knowing which library is
+inside. Features arrive as dicts (as records carry them); a scikit-learn model turns them
+into a matrix with a ``DictVectorizer`` (categories one-hot), a river model takes them as
+they are.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from typing import Any
+
+from river import base as river_base
+from river import compose
+from sklearn.base import BaseEstimator
+from sklearn.feature_extraction import DictVectorizer
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from ._data import Dataset, Features, Value
+
+Proba = dict[Any, float]
+
+
+def _present(x: Features) -> dict[str, Any]:
+    # A missing optional feature is simply absent: both libraries handle absence.
+    return {name: value for name, value in x.items() if value is not None}
+
+
+class Model(ABC):
+    """A fitted (or fittable) model of one family, with the parameters and seed it was built
+    from; ``online`` models can also learn one labelled record at a time."""
+
+    online: bool = False
+
+    def __init__(self, family: str, params: dict[str, Any], seed: int) -> None:
+        self.family = family
+        self.params = dict(params)
+        self.seed = seed
+
+    @abstractmethod
+    def fit(self, data: Dataset) -> Model: ...
+
+    @abstractmethod
+    def predict(self, X: Sequence[Features]) -> list[Value]: ...
+
+    def predict_proba(self, X: Sequence[Features]) -> list[Proba] | None:
+        """Class probabilities per row, or None when the model gives none."""
+        return None
+
+    def learn_one(self, x: Features, y: Value) -> None:
+        raise TypeError(f"{self.family} is not an online model")
+
+
+class SklearnModel(Model):
+    def __init__(
+        self,
+        family: str,
+        params: dict[str, Any],
+        seed: int,
+        estimator: BaseEstimator,
+        scale: bool = False,
+    ) -> None:
+        super().__init__(family, params, seed)
+        steps: list[Any] = [DictVectorizer(sparse=False)]
+        if scale:
+            steps.append(StandardScaler())
+        self.pipeline: Pipeline = make_pipeline(*steps, estimator)
+
+    def fit(self, data: Dataset) -> SklearnModel:
+        self.pipeline.fit([_present(x) for x in data.X], data.y)
+        return self
+
+    def predict(self, X: Sequence[Features]) -> list[Value]:
+        if not X:
+            return []
+        return [_plain(p) for p in self.pipeline.predict([_present(x) for x in X])]
+
+    def predict_proba(self, X: Sequence[Features]) -> list[Proba] | None:
+        if not hasattr(self.pipeline, "predict_proba") or not X:
+            return None
+        try:
+            matrix = self.pipeline.predict_proba([_present(x) for x in X])
+        except AttributeError:  # e.g. an SVC without probability=True
+            return None
+        classes = [_plain(c) for c in self.pipeline.classes_]
+        return [dict(zip(classes, map(float, row), strict=True)) for row in matrix]
+
+
+class RiverModel(Model):
+    online = True
+
+    def __init__(
+        self, family: str, params: dict[str, Any], seed: int, estimator: river_base.Estimator
+    ) -> None:
+        super().__init__(family, params, seed)
+        self.estimator: Any = estimator
+        # river's binary classifiers answer True/False whatever the labels were; 0/1
+        # labels are given back as 0/1.
+        self._int_labels = False
+
+    def fit(self, data: Dataset) -> RiverModel:
+        for x, y in zip(data.X, data.y, strict=True):
+            self.learn_one(x, y)
+        return self
+
+    def learn_one(self, x: Features, y: Value) -> None:
+        self._int_labels |= isinstance(y, int) and not isinstance(y, bool)
+        self.estimator.learn_one(_present(x), y)
+
+    def predict(self, X: Sequence[Features]) -> list[Value]:
+        return [self._label(self.estimator.predict_one(_present(x))) for x in X]
+
+    def predict_proba(self, X: Sequence[Features]) -> list[Proba] | None:
+        # A pipeline has the method whatever its last step can do.
+        last = (
+            self.estimator.steps[next(reversed(self.estimator.steps))]
+            if isinstance(self.estimator, compose.Pipeline)
+            else self.estimator
+        )
+        if not hasattr(last, "predict_proba_one"):
+            return None
+        return [
+            {
+                self._label(k): float(v)
+                for k, v in self.estimator.predict_proba_one(_present(x)).items()
+            }
+            for x in X
+        ]
+
+    def _label(self, value: Any) -> Value:
+        if self._int_labels and isinstance(value, bool):
+            return int(value)
+        return _plain(value)
+
+
+def _plain(value: Any) -> Value:
+    """numpy scalars as the JSON values records carry."""
+    return value.item() if hasattr(value, "item") else value  # type: ignore[no-any-return]
