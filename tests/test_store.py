@@ -20,12 +20,16 @@ from driftloop_store import (
     MigrationError,
     applied_migrations,
     current_champion,
+    first_handling,
+    get_artifact,
     get_stream,
+    labelled_rows,
     list_streams,
     load_migrations,
     migrate,
     migrate_url,
     open_pool,
+    put_artifact,
     record_human_action,
     register_stream,
 )
@@ -53,6 +57,7 @@ TABLES = {
     "experiment_seeds",
     "online_checkpoints",
     "handled_events",
+    "labels",
 }
 
 
@@ -301,3 +306,47 @@ async def test_current_champion_is_the_open_serving_row(db: Conn) -> None:
     assert champion is not None
     assert (champion.model_id, champion.ended_at, champion.actor) == ("m-2", None, "system")
     assert await current_champion(db, "clicks") is None
+
+
+async def test_labelled_rows_take_a_label_from_the_record_or_from_feedback(db: Conn) -> None:
+    await register_stream(db, "orders", {"x": "float"}, "y")
+    insert = (
+        "INSERT INTO records (stream, record_id, event_time, features, label)"
+        " VALUES ('orders', %s, now(), %s, %s)"
+    )
+    await db.execute(insert, ("with", '{"x": 1}', "1"))
+    await db.execute(insert, ("later", '{"x": 2}', None))
+    await db.execute(insert, ("never", '{"x": 3}', None))
+    # A label that overtook its record is kept too, and found once the record is stored.
+    await db.execute(
+        "INSERT INTO labels (stream, record_id, label, event_id) VALUES"
+        " ('orders', 'later', '0', 'e-1'), ('orders', 'ahead', '1', 'e-2')"
+    )
+    await db.execute(insert, ("ahead", '{"x": 4}', None))
+
+    rows = await labelled_rows(db, "orders")
+    assert [(rid, f, label) for rid, _, f, label in rows] == [
+        ("with", {"x": 1}, 1),
+        ("later", {"x": 2}, 0),
+        ("ahead", {"x": 4}, 1),
+    ]
+    assert [rid for rid, *_ in await labelled_rows(db, "orders", last=2)] == ["later", "ahead"]
+    first_seq = rows[0][1]
+    assert [rid for rid, *_ in await labelled_rows(db, "orders", after_seq=first_seq)] == [
+        "later",
+        "ahead",
+    ]
+
+
+async def test_artifacts_are_stored_once_under_their_sha256(db: Conn) -> None:
+    digest = await put_artifact(db, b"model bytes")
+    assert digest == hashlib.sha256(b"model bytes").hexdigest()
+    assert await put_artifact(db, b"model bytes") == digest
+    assert await get_artifact(db, digest) == b"model bytes"
+    assert await get_artifact(db, "0" * 64) is None
+
+
+async def test_an_event_is_handled_once_per_consumer(db: Conn) -> None:
+    assert await first_handling(db, "evaluation", "e-1")
+    assert not await first_handling(db, "evaluation", "e-1")
+    assert await first_handling(db, "scheduler", "e-1")

@@ -10,6 +10,7 @@ Nothing here connects at import time.
 """
 
 from ._artifacts import first_handling, get_artifact, put_artifact
+from ._labelled import LabelledRow, labelled_rows
 from ._migrate import (
     Migration,
     MigrationError,
@@ -32,6 +33,7 @@ from ._rows import HumanActionRow, JsonObject, ModelRow, OutboxRow, ServingRow, 
 __all__ = [
     "HumanActionRow",
     "JsonObject",
+    "LabelledRow",
     "Migration",
     "MigrationError",
     "ModelRow",
@@ -48,6 +50,7 @@ __all__ = [
     "first_handling",
     "get_artifact",
     "get_stream",
+    "labelled_rows",
     "list_streams",
     "load_migrations",
     "migrate",
