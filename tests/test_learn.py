@@ -18,6 +18,7 @@ from driftloop_learn import (
     Scored,
     Task,
     UnknownFamily,
+    Value,
     compare,
     distance,
     dump,
@@ -218,3 +219,29 @@ def test_a_recurring_concept_is_nearer_than_a_new_one() -> None:
     b = meta_features(concept(500, 0.7, seed=3))
     assert distance(a, a_again) < distance(a, b)
     assert distance(a, a) == 0.0
+
+
+@pytest.mark.parametrize("metric", ["accuracy", "f1", "log_loss", "mae", "rmse", "r2"])
+def test_the_vectorised_bootstrap_scores_each_resample_as_score_does(metric: str) -> None:
+    import numpy as np
+
+    from driftloop_learn._gate import _resampled
+
+    rng = random.Random(3)
+    if metric in ("mae", "rmse", "r2"):
+        y: list[Value] = [rng.gauss(0, 1) for _ in range(60)]
+        a = Scored([float(v) + rng.gauss(0, 0.3) for v in y])  # type: ignore[arg-type]
+        b = Scored([float(v) + rng.gauss(0, 0.6) for v in y])  # type: ignore[arg-type]
+    else:
+        y = [rng.choice([0, 1, 2]) for _ in range(60)]
+        a = Scored([rng.choice([0, 1, 2]) for _ in y], [{0: 0.2, 1: 0.5, 2: 0.3} for _ in y])
+        b = Scored([rng.choice([0, 1, 2]) for _ in y], [{0: 0.6, 1: 0.3, 2: 0.1} for _ in y])
+    idx = np.random.default_rng(0).integers(0, len(y), (5, len(y)))
+    fast = _resampled(metric, y, a, b, idx)
+    assert fast is not None
+    for k, row in enumerate(idx):
+        ys = [y[i] for i in row]
+        for scored, got in zip((a, b), fast, strict=True):
+            proba = None if scored.proba is None else [scored.proba[i] for i in row]
+            expected = score(metric, ys, [scored.predictions[i] for i in row], proba)
+            assert got[k] == pytest.approx(expected)
