@@ -23,6 +23,7 @@ from rich.console import Console
 
 from driftloop_store import migrate_url
 
+from .admin import ensure_token
 from .embedded import EmbeddedKafka, EmbeddedPostgres, free_port
 from .processes import ServiceProcess, healthy, identity, kill_if_same
 from .topics import ensure_topics_sync
@@ -59,6 +60,7 @@ class Stack:
         self.postgres: EmbeddedPostgres | None = None
         self.bootstrap = ""
         self.services: list[ServiceProcess] = []
+        self.admin_token = ""
         self.stopping = False
 
     def _check(self) -> None:
@@ -99,7 +101,18 @@ class Stack:
         started = time.monotonic()
         created = ensure_topics_sync(bootstrap)
         self._line("topics", f"created {len(created)}" if created else "all present", started)
+        self.admin_token = self._admin_token()
         return database
+
+    def _admin_token(self) -> str:
+        """The serving admin API's token: the environment's, else this home's (made once)."""
+        if token := os.environ.get("DRIFTLOOP_ADMIN_TOKEN"):
+            self._line("admin token", "from DRIFTLOOP_ADMIN_TOKEN")
+            return token
+        path = ensure_token(self.home)
+        # Where it is, never what it is: this output ends up in terminals and CI logs.
+        self._line("admin token", f"in {path} (owner-only; the CLI reads it from there)")
+        return path.read_text().strip()
 
     def start_services(self, database: str) -> None:
         self._check()
@@ -114,9 +127,12 @@ class Stack:
             "DATABASE_URL": database,
             "PYTHONUNBUFFERED": "1",
         }
+        base.pop("DRIFTLOOP_ADMIN_TOKEN", None)
         for name in names:
             port = self.serving_port if name == "serving" else free_port()
             env = {**base, "PORT": str(port), "HOST": "127.0.0.1"}
+            if name == "serving":  # only the service with the admin API holds its token
+                env["DRIFTLOOP_ADMIN_TOKEN"] = self.admin_token
             service = ServiceProcess(name, port, self.home / "logs" / f"{name}.log", env)
             self.services.append(service)
             service.start()
