@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import time
 from contextlib import AsyncExitStack
 from typing import Generic
 
-from psycopg_pool import AsyncConnectionPool
+from psycopg import OperationalError
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from driftloop_store import open_pool
 
 from .settings import SettingsT
+
+logger = logging.getLogger("driftloop.store")
 
 
 class StoreNotOpen(RuntimeError):
@@ -31,10 +37,32 @@ class Resources(Generic[SettingsT]):
         return self._pool
 
     async def start(self) -> None:
+        """Open the pool, waiting with backoff while the database is unreachable: a service
+        started before its database (or during an outage) comes up once it answers. After
+        ``db_wait_seconds`` it gives up, so a supervisor sees a service that cannot start."""
         url = self.settings.database_url.get_secret_value()
-        self._pool = await self._stack.enter_async_context(
-            open_pool(url, max_size=self.settings.db_pool_size, migrate=True)
-        )
+        deadline = time.monotonic() + self.settings.db_wait_seconds
+        delay = 0.5
+        while True:
+            try:
+                self._pool = await self._stack.enter_async_context(
+                    open_pool(
+                        url, max_size=self.settings.db_pool_size, migrate=True, open_timeout=2.0
+                    )
+                )
+                return
+            except (PoolTimeout, OperationalError) as exc:
+                if time.monotonic() + delay > deadline:
+                    raise
+                # The reason, never the URL: it may hold a password.
+                logger.warning(
+                    "%s: database unreachable (%s); retrying in %.1fs",
+                    self.settings.service,
+                    type(exc).__name__,
+                    delay,
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
 
     async def stop(self) -> None:
         self._pool = None

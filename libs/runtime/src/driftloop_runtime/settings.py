@@ -42,6 +42,8 @@ class ServiceSettings(BaseSettings):
     log_level: str = "INFO"
     instance: str = Field(default_factory=_instance)
     db_pool_size: int = Field(default=4, ge=1)
+    # How long a starting service waits for an unreachable database before it gives up.
+    db_wait_seconds: float = Field(default=300.0, ge=0)
 
     @property
     def http_port(self) -> int:
