@@ -86,7 +86,9 @@ async def _ask(
         for row in rows
         if (score := row.state.score(metric)) is not None
     ]
-    pending = [row.config for row in rows if row.state.status == "requested"]
+    # A failed configuration counts as pending: the optimiser steers away from asking it
+    # again, without a score that would pretend it was measured.
+    pending = [row.config for row in rows if row.state.status in ("requested", "failed")]
     seeded = frozenset(row.seeded_from for row in rows if row.seeded_from)
     try:
         seeding = await asyncio.to_thread(plan_seeding, spec, meta, found)
