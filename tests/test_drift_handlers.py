@@ -29,9 +29,10 @@ from driftloop_drift import Settings, store
 from driftloop_drift.handlers import create_router
 from driftloop_drift.report import Windows
 from driftloop_drift.service import Drift
+from driftloop_learn import Dataset, Row
 from driftloop_runtime import Resources
 from driftloop_spec import ExperimentSpec, load_spec
-from driftloop_store import register_stream
+from driftloop_store import put_artifact, register_stream
 
 CHANGE, LENGTH = 1500, 3000
 
@@ -239,14 +240,15 @@ async def test_with_a_champion_the_report_compares_against_its_training_window(
 ) -> None:
     await harness.register("agrawal")
     rows = agrawal("agrawal")
-    await harness.store("agrawal", rows[:100])  # labelled, ingested before the snapshot
+    await harness.store("agrawal", rows[:100])
+    # The champion learned from rows 60..89: its snapshot, stored as its experiment took it.
+    snapshot = Dataset.of(
+        Row(r["record_id"], i, r["features"], r["label"]) for i, r in enumerate(rows[60:90])
+    )
     async with await psycopg.AsyncConnection.connect(harness.database_url) as conn:
+        digest = await put_artifact(conn, snapshot.to_bytes())
         for sql in CHAMPION_WITH_SNAPSHOT:
-            await conn.execute(sql)
-        await conn.execute(
-            "UPDATE records SET ingested_at = now() + interval '2 minutes'"
-            " WHERE record_id > 'agrawal-000000089'"
-        )
+            await conn.execute(sql.replace("SNAPSHOT", digest))
         windows = await store.report_windows(
             conn,
             "agrawal",
@@ -265,7 +267,6 @@ async def test_with_a_champion_the_report_compares_against_its_training_window(
             rows=5000,
         )
 
-    # The snapshot held 30 rows: the newest 30 ingested before it was taken (60..89).
     assert windows.kind == "champion_training_window"
     assert [x for x, _ in windows.reference] == [r["features"] for r in rows[89:59:-1]]
     assert len(windows.current) == 10
@@ -277,11 +278,11 @@ async def test_with_a_champion_the_report_compares_against_its_training_window(
 
 
 CHAMPION_WITH_SNAPSHOT = [
-    "INSERT INTO snapshots (hash, stream, window_definition, row_count, created_at)"
-    " VALUES ('snap', 'agrawal', '{\"last_labelled\": 30}', 30, now() + interval '1 minute')",
+    "INSERT INTO snapshots (hash, stream, window_definition, row_count)"
+    " VALUES ('SNAPSHOT', 'agrawal', '{\"last_labelled\": 30}', 30)",
     "INSERT INTO experiments (id, stream, trigger, spec, budget_trials, budget_seconds,"
     " status, snapshot_hash, requested_by) VALUES ('e-1', 'agrawal', 'manual', '{}', 1, 60,"
-    " 'completed', 'snap', 'test')",
+    " 'completed', 'SNAPSHOT', 'test')",
     f"INSERT INTO artifacts (sha256, bytes, size) VALUES ('{'a' * 64}', 'm', 1)",
     "INSERT INTO trials (id, experiment_id, family, seed) VALUES ('t-1', 'e-1', 'f', 0)",
     "INSERT INTO models (id, stream, version, trial_id, artifact_sha256, family)"
@@ -289,3 +290,16 @@ CHAMPION_WITH_SNAPSHOT = [
     "INSERT INTO serving_history (stream, model_id, reason, actor)"
     " VALUES ('agrawal', 'm-1', 'gate', 'evaluation')",
 ]
+
+
+async def test_feedback_labels_are_stored_once_for_registered_streams(harness: Harness) -> None:
+    await harness.register("agrawal")
+    first = FeedbackReceived(stream="agrawal", record_id="r-1", label=1)
+    again = FeedbackReceived(stream="agrawal", record_id="r-1", label=0)  # the first wins
+    unknown = FeedbackReceived(stream="nobody", record_id="r-1", label=1)
+    for event in (first, again, unknown):
+        await harness.publish(event)
+
+    assert await harness.query("SELECT stream, record_id, label, event_id FROM labels") == [
+        ("agrawal", "r-1", 1, str(first.event_id))
+    ]

@@ -317,6 +317,7 @@ async def test_labelled_rows_take_a_label_from_the_record_or_from_feedback(db: C
     await db.execute(insert, ("with", '{"x": 1}', "1"))
     await db.execute(insert, ("later", '{"x": 2}', None))
     await db.execute(insert, ("never", '{"x": 3}', None))
+    await db.execute(insert, ("sent_null", '{"x": 5}', "null"))  # JSON null: no label either
     # A label that overtook its record is kept too, and found once the record is stored.
     await db.execute(
         "INSERT INTO labels (stream, record_id, label, event_id) VALUES"

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from faststream.kafka.message import KafkaMessage
-from pydantic import WithJsonSchema
+from pydantic import BaseModel, WithJsonSchema
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,9 +32,32 @@ async def as_raw(message: KafkaMessage) -> list[Message]:
     ]
 
 
-def batch_schema(item_schema: dict[str, Any]) -> WithJsonSchema:
+def batch_schema(*items: type[BaseModel]) -> WithJsonSchema:
     """What AsyncAPI shows for a raw batch parameter, unvalidated in the handler::
 
-    Delivered = Annotated[list[Message], SkipValidation, batch_schema(Record.model_json_schema())]
+        Delivered = Annotated[list[Message], SkipValidation, batch_schema(Record)]
+
+    Each model's ``$defs`` (its enums) are written in place: FastStream cannot follow
+    references local to one member of a ``oneOf``.
     """
-    return WithJsonSchema({"type": "array", "items": item_schema})
+    schemas = [inlined(item.model_json_schema()) for item in items]
+    return WithJsonSchema(
+        {"type": "array", "items": schemas[0] if len(schemas) == 1 else {"oneOf": schemas}}
+    )
+
+
+def inlined(schema: dict[str, Any]) -> dict[str, Any]:
+    """``schema`` with every ``#/$defs/...`` reference replaced by its definition."""
+    defs = schema.get("$defs", {})
+
+    def resolve(node: Any) -> Any:
+        if isinstance(node, dict):
+            if isinstance(ref := node.get("$ref"), str) and ref.startswith("#/$defs/"):
+                return resolve(defs[ref.removeprefix("#/$defs/")])
+            return {key: resolve(value) for key, value in node.items() if key != "$defs"}
+        if isinstance(node, list):
+            return [resolve(item) for item in node]
+        return node
+
+    resolved: dict[str, Any] = resolve(schema)
+    return resolved

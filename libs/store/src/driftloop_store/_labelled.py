@@ -1,5 +1,6 @@
 """Labelled records as experiments read them: a label comes with its record or later, as
-feedback (the ``labels`` table), whichever is known; rows in arrival order (``seq``)."""
+feedback (the ``labels`` table), whichever is known; rows in arrival order (``seq``).
+A record sent without a label may hold JSON ``null``: that is no label."""
 
 from __future__ import annotations
 
@@ -12,9 +13,9 @@ LabelledRow = tuple[str, int, dict[str, Any], Any]
 """``(record_id, seq, features, label)``."""
 
 _SELECT = """
-SELECT r.record_id, r.seq, r.features, COALESCE(r.label, l.label) AS label
+SELECT r.record_id, r.seq, r.features, COALESCE(NULLIF(r.label, 'null'), l.label) AS label
 FROM records r LEFT JOIN labels l ON l.stream = r.stream AND l.record_id = r.record_id
-WHERE r.stream = %(stream)s AND COALESCE(r.label, l.label) IS NOT NULL
+WHERE r.stream = %(stream)s AND COALESCE(NULLIF(r.label, 'null'), l.label) IS NOT NULL
   AND r.seq > %(after_seq)s
   AND (%(since)s::timestamptz IS NULL OR r.event_time >= %(since)s)
   AND (%(until)s::timestamptz IS NULL OR r.event_time < %(until)s)

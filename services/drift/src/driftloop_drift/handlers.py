@@ -10,6 +10,9 @@ At least once: offsets are committed after a Kafka batch is handled, and a Kafka
 whose handling raised (the store was unreachable) is read again after a pause; events
 already fed are remembered by id and skipped. A message that is not a valid event is
 logged and skipped, so it cannot stall the stream.
+
+Labels that arrive as feedback are also stored (the ``labels`` table) for experiments to
+train on: drift already reads every one of them, so no other consumer group is needed.
 """
 
 from __future__ import annotations
@@ -46,7 +49,7 @@ CONSUMED: dict[str, type[Event]] = {
 Delivered = Annotated[
     list[Message],
     SkipValidation,
-    batch_schema({"oneOf": [e.model_json_schema() for e in CONSUMED.values()]}),
+    batch_schema(*CONSUMED.values()),
 ]
 
 
@@ -81,10 +84,11 @@ def create_router(resources: Resources[Settings], drift: Drift | None = None) ->
     )
     async def on_ingested_predictions_feedback(messages: Delivered) -> None:
         try:
-            for message in messages:
-                if (event := parse(message.topic, message.value)) is not None:
-                    for found in await drift.handle(event):
-                        await to_drift_detected.publish(found, key=found.stream.encode())
+            events = [e for m in messages if (e := parse(m.topic, m.value)) is not None]
+            await drift.save_labels([e for e in events if isinstance(e, FeedbackReceived)])
+            for event in events:
+                for found in await drift.handle(event):
+                    await to_drift_detected.publish(found, key=found.stream.encode())
         except Exception:
             await asyncio.sleep(RETRY_PAUSE)  # an outage must not spin the consumer
             raise

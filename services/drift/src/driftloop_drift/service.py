@@ -84,6 +84,12 @@ class Drift:
     def status(self) -> dict[str, Any]:
         return {stream: w.monitor.status() for stream, w in sorted(self._streams.items())}
 
+    async def save_labels(self, feedback: list[FeedbackReceived]) -> None:
+        """Store labels given as feedback, before they are fed: experiments train on them."""
+        if feedback:
+            async with self.pool.connection() as conn:
+                await store.save_labels(conn, feedback)
+
     async def handle(self, event: Event) -> list[DriftDetected]:
         """Feed one event to its stream's monitor, once however often it is delivered;
         return the alarms it raised, as events to publish."""

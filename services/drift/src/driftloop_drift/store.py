@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -11,7 +13,9 @@ from uuid import UUID
 from psycopg import AsyncConnection
 from psycopg.types.json import Jsonb
 
-from driftloop_contracts import DriftDetected
+from driftloop_contracts import DriftDetected, FeedbackReceived
+from driftloop_learn import Dataset
+from driftloop_store import get_artifact
 
 from .monitor import StoredRecord
 from .report import WindowRow, Windows
@@ -79,29 +83,28 @@ async def records_before(
 async def champion_training_window(
     conn: AsyncConnection[Any], stream: str, rows: int
 ) -> list[WindowRow]:
-    """What the serving champion learned from: its experiment's snapshot, read as the
-    newest ``row_count`` labelled records ingested before the snapshot was taken.
+    """What the serving champion learned from: its experiment's snapshot, exactly as stored
+    (newest first, at most ``rows``).
 
-    Empty when the champion has no snapshot on record (a model registered by hand).
+    Empty when the champion has no snapshot on record (a model registered by hand), or
+    when the snapshot's bytes do not match their hash.
     """
     cur = await conn.execute(
         """
-        WITH snapshot AS (
-            SELECT s.created_at, s.row_count FROM serving_history h
-            JOIN models m ON m.stream = h.stream AND m.id = h.model_id
-            JOIN trials t ON t.id = m.trial_id
-            JOIN experiments e ON e.id = t.experiment_id
-            JOIN snapshots s ON s.hash = e.snapshot_hash
-            WHERE h.stream = %(stream)s AND h.ended_at IS NULL
-        )
-        SELECT r.features, r.label FROM records r, snapshot
-        WHERE r.stream = %(stream)s AND r.label IS NOT NULL
-          AND r.ingested_at <= snapshot.created_at
-        ORDER BY r.seq DESC LIMIT least((SELECT row_count FROM snapshot), %(rows)s)
+        SELECT e.snapshot_hash FROM serving_history h
+        JOIN models m ON m.stream = h.stream AND m.id = h.model_id
+        JOIN trials t ON t.id = m.trial_id
+        JOIN experiments e ON e.id = t.experiment_id
+        WHERE h.stream = %s AND h.ended_at IS NULL AND e.snapshot_hash IS NOT NULL
         """,
-        {"stream": stream, "rows": rows},
+        (stream,),
     )
-    return [(features, label) for features, label in await cur.fetchall()]
+    found = await cur.fetchone()
+    data = await get_artifact(conn, found[0]) if found else None
+    if found is None or data is None or hashlib.sha256(data).hexdigest() != found[0]:
+        return []
+    snapshot = Dataset.from_bytes(data)
+    return [(row.features, row.label) for row in reversed(snapshot.rows[-rows:])]
 
 
 async def report_windows(
@@ -159,3 +162,27 @@ async def record_drift(
             event.occurred_at,
         ),
     )
+
+
+async def save_labels(conn: AsyncConnection[Any], feedback: Sequence[FeedbackReceived]) -> int:
+    """Keep labels that came as feedback, so experiments train on them (the first label
+    of a record wins); labels for streams nobody registered are dropped. How many were new."""
+    if not feedback:
+        return 0
+    cur = await conn.execute(
+        """
+        INSERT INTO labels (stream, record_id, label, event_id)
+        SELECT t.stream, t.record_id, t.label::jsonb, t.event_id
+        FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[])
+             AS t(stream, record_id, label, event_id)
+        WHERE EXISTS (SELECT 1 FROM streams WHERE name = t.stream)
+        ON CONFLICT (stream, record_id) DO NOTHING
+        """,
+        (
+            [f.stream for f in feedback],
+            [f.record_id for f in feedback],
+            [json.dumps(f.label) for f in feedback],
+            [str(f.event_id) for f in feedback],
+        ),
+    )
+    return cur.rowcount

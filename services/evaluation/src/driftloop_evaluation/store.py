@@ -17,7 +17,7 @@ from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
 
 from driftloop_learn import Dataset, rows_from, sha256
-from driftloop_store import JsonObject, ModelRow, get_artifact
+from driftloop_store import JsonObject, ModelRow, get_artifact, labelled_rows
 
 from .promotion import Pin
 
@@ -144,13 +144,7 @@ async def model_origin(conn: Conn, model_id: str) -> Origin | None:
 
 async def fresh_rows(conn: Conn, stream: str, after_seq: int, limit: int) -> Dataset:
     """The newest ``limit`` labelled records after ``after_seq``, oldest first."""
-    cur = await conn.execute(
-        "SELECT record_id, seq, features, label FROM records"
-        " WHERE stream = %s AND seq > %s AND label IS NOT NULL AND label <> 'null'::jsonb"
-        " ORDER BY seq DESC LIMIT %s",
-        (stream, after_seq, limit),
-    )
-    return rows_from(await cur.fetchall())
+    return rows_from(await labelled_rows(conn, stream, last=limit, after_seq=after_seq))
 
 
 async def register_model(conn: Conn, stream: str, trial: TrialRow) -> ModelRow:

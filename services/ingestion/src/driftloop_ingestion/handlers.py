@@ -31,7 +31,7 @@ from .store import PostgresStore
 SERVICE = "ingestion"
 
 # Bytes that are not JSON must reach validation instead of failing FastStream's decoding.
-Delivered = Annotated[list[Message], SkipValidation, batch_schema(Record.model_json_schema())]
+Delivered = Annotated[list[Message], SkipValidation, batch_schema(Record)]
 
 
 def create_router(resources: Resources[Settings]) -> KafkaRouter:

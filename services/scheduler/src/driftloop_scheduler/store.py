@@ -18,7 +18,7 @@ from psycopg.types.json import Jsonb
 from driftloop_contracts import ExperimentStatus, Trigger
 from driftloop_learn import Dataset, rows_from
 from driftloop_spec import ExperimentSpec
-from driftloop_store import put_artifact
+from driftloop_store import labelled_rows, put_artifact
 
 from .snapshot import MEDIA_TYPE, Selection, Snapshot
 
@@ -87,17 +87,10 @@ async def insert_experiment(conn: Conn, new: NewExperiment) -> bool:
 
 async def window_rows(conn: Conn, stream: str, chosen: Selection) -> Dataset:
     """The newest labelled records the selection allows, as a dataset (oldest first)."""
-    cur = await conn.execute(
-        """
-        SELECT record_id, seq, features, label FROM records
-        WHERE stream = %(stream)s AND label IS NOT NULL AND label <> 'null'::jsonb
-          AND (%(since)s::timestamptz IS NULL OR event_time >= %(since)s)
-          AND (%(until)s::timestamptz IS NULL OR event_time < %(until)s)
-        ORDER BY seq DESC LIMIT %(limit)s
-        """,
-        {"stream": stream, "since": chosen.since, "until": chosen.until, "limit": chosen.limit},
+    found = await labelled_rows(
+        conn, stream, last=chosen.limit, since=chosen.since, until=chosen.until
     )
-    return rows_from([(str(r[0]), int(r[1]), r[2], r[3]) for r in await cur.fetchall()])
+    return rows_from(found)
 
 
 async def save_snapshot(conn: Conn, stream: str, snapshot: Snapshot) -> None:
