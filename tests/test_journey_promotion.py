@@ -17,10 +17,12 @@ from pydantic import SecretStr
 import driftloop_drift
 import driftloop_evaluation
 import driftloop_serving
-from driftloop_contracts import ModelPromoted, PromotionReason
-from driftloop_store import migrate, register_stream
+from driftloop_contracts import ModelPromoted
+from driftloop_learn import Dataset, Row, dump, get_family
+from driftloop_store import migrate, put_artifact, register_stream
 
 from .helpers import eventually, running_server
+from .test_serving_setup import register, store_model, train
 
 pytestmark = pytest.mark.journey
 
@@ -36,19 +38,15 @@ async def test_serving_swaps_to_the_model_evaluation_promoted(
         driftloop_evaluation.Settings(kafka_bootstrap_servers=kafka, database_url=secret)
     )
     stream = f"journey_{uuid4().hex[:8]}"  # a persistent broker may replay earlier runs
-    promoted = ModelPromoted(
-        stream=stream,
-        model_id="m-1",
-        version=1,
-        artifact_sha256="c" * 64,
-        serving_id=1,
-        reason=PromotionReason.FIRST_MODEL,
-    )
+    await register(database_url, stream)
 
     async with running_server(serving) as url, httpx.AsyncClient(base_url=url) as client:
         assert (await client.get("/health")).json()["status"] == "ok"
         assert (await client.get("/ready")).status_code == 503
         assert (await client.get("/models/current", params={"stream": stream})).status_code == 404
+
+        # Serving loads the artifact evaluation stored, checked against its hash.
+        promoted = await store_model(database_url, stream, train(), 1)
 
         broker = cast(KafkaBroker, evaluation.brokers[0])
         await broker.start()
@@ -62,23 +60,24 @@ async def test_serving_swaps_to_the_model_evaluation_promoted(
             return response.json() if response.status_code == 200 else None
 
         current = await eventually(swapped, what="serving to take the promoted model")
-        assert current[0]["model_id"] == "m-1" and current[0]["version"] == 1
+        assert current[0]["model_id"] == promoted.model_id and current[0]["version"] == 1
         assert (await client.get("/ready")).status_code == 200
 
 
 async def test_serving_recovers_the_champion_from_the_store_on_start(
     kafka: str, database_url: str
 ) -> None:
+    rows = [Row(str(i), i, {"x": float(i % 10)}, int(i % 10 >= 5)) for i in range(100)]
+    model = get_family("sklearn.logistic_regression").build({}, 1, "classification")
+    artifact, sha = dump(model.fit(Dataset.of(rows)))
     async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
         await migrate(conn)
         await register_stream(conn, "stored", {"x": "float"}, "y")
-        await conn.execute(
-            "INSERT INTO artifacts (sha256, bytes, size) VALUES (%s, %s, 1)", ("d" * 64, b"m")
-        )
+        await put_artifact(conn, artifact)
         await conn.execute(
             "INSERT INTO models (id, stream, version, artifact_sha256, family)"
             " VALUES ('m-7', 'stored', 7, %s, 'sklearn.logistic_regression')",
-            ("d" * 64,),
+            (sha,),
         )
         await conn.execute(
             "INSERT INTO serving_history (stream, model_id, reason, actor)"
@@ -91,12 +90,14 @@ async def test_serving_recovers_the_champion_from_the_store_on_start(
     app = driftloop_serving.create_app(settings)
     async with running_server(app) as url, httpx.AsyncClient(base_url=url) as client:
         response = await client.get("/models/current", params={"stream": "stored"})
+        answer = await client.post("/predict", json={"stream": "stored", "features": {"x": 8.0}})
+    assert answer.status_code == 200 and answer.json()["prediction"] == 1
     assert response.status_code == 200
     assert response.json()[0] | {"since": None} == {
         "stream": "stored",
         "model_id": "m-7",
         "version": 7,
-        "artifact_sha256": "d" * 64,
+        "artifact_sha256": sha,
         "since": None,
         "serving_id": 1,
     }

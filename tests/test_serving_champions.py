@@ -2,13 +2,16 @@
 
 from datetime import UTC, datetime, timedelta
 
-from driftloop_serving.champions import Champion, Champions
+from driftloop_learn import get_family
+from driftloop_serving.champions import Appointment, Champion, Champions
 
 T0 = datetime(2026, 11, 23, tzinfo=UTC)
+MODEL = get_family("river.naive_bayes").build({}, 0, "classification")
 
 
 def champion(version: int, serving_id: int, stream: str = "s", at: datetime = T0) -> Champion:
-    return Champion(stream, f"m{version}", version, "0" * 64, at, serving_id)
+    appointment = Appointment(stream, f"m{version}", version, "0" * 64, at, serving_id)
+    return Champion.of(appointment, MODEL, None)
 
 
 def test_a_later_appointment_replaces_the_champion() -> None:
@@ -49,3 +52,11 @@ def test_streams_are_independent() -> None:
     slot.offer(champion(5, 2, "b"))
     assert [c.stream for c in slot.all()] == ["a", "b"]
     assert slot.get("c") is None
+
+
+def test_an_appointment_is_judged_before_its_model_is_loaded() -> None:
+    slot = Champions()
+    slot.offer(champion(2, serving_id=2))
+    assert not slot.supersedes(Appointment("s", "m1", 1, "0" * 64, T0, 1))
+    assert slot.supersedes(Appointment("s", "m1", 1, "0" * 64, T0, 3))
+    assert slot.supersedes(Appointment("other", "m1", 1, "0" * 64, T0, 1))

@@ -1,83 +1,93 @@
 """The serving service: a FastAPI app with a Kafka subscriber for promotions.
 
-On start it opens the store, subscribes to promotions, then reads the current
-champions from the store, so a promotion made while it was down is not missed.
+On start it opens the store, reads the streams and loads the champion of each from the
+store, then subscribes to promotions (every replica reads them all, from the start of the
+log, so one made while it was starting is not missed). On stop it drains: uvicorn finishes
+the requests in flight, then online models are checkpointed and the prediction log flushed.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI, HTTPException
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
 
-from driftloop_runtime import Resources, check_health, configure_logging, create_broker
+from driftloop_contracts import (
+    ApprovalGiven,
+    ExperimentControlRequested,
+    ExperimentRequested,
+    RollbackRequested,
+)
+from driftloop_runtime import Outbox, Resources, configure_logging, create_broker
 
-from .champions import Champion, Champions
+from . import problems
+from .admin import create_admin
+from .admin_auth import AdminGate
+from .fastpath import PredictEndpoint, ServingApp
 from .handlers import create_router
+from .middleware import BodyLimit, RequestMetrics
+from .routes import create_api
+from .service import Serving
 from .settings import Settings
-from .store import current_champions
+
+ADMIN_TOPICS = tuple(
+    e.topic
+    for e in (ExperimentRequested, ExperimentControlRequested, ApprovalGiven, RollbackRequested)
+)
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None) -> ServingApp:
     settings = settings or Settings()
     broker = create_broker(settings)
     resources = Resources(settings)
-    champions = Champions()
-    broker.include_router(create_router(champions))
+    serving = Serving(resources, broker)
+    broker.include_router(create_router(serving.champions, serving.appoint))
+
+    async def send(topic: str, key: bytes | None, payload: dict[str, Any]) -> None:
+        await broker.publish(payload, topic, key=key)
+
+    outbox = Outbox(resources, send, ADMIN_TOPICS)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         configure_logging(settings)
         await resources.start()
         try:
+            await serving.start_store()
             await broker.start()
-            async with resources.pool.connection() as conn:
-                for champion in await current_champions(conn):
-                    champions.offer(champion)
-            yield
+            await serving.start()
+            sweeper = asyncio.create_task(outbox.run_sweeper())
+            try:
+                yield
+            finally:
+                sweeper.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await sweeper
+                await serving.stop()
         finally:
             await broker.stop()
             await resources.stop()
 
-    app = FastAPI(title="driftloop serving", version="0.1.0", lifespan=lifespan)
+    app = ServingApp(
+        title="driftloop serving",
+        version="0.1.0",
+        description="Predictions from each stream's champion, feedback, and the admin API.",
+        lifespan=lifespan,
+    )
     app.state.broker = broker
-    app.state.champions = champions
-
-    @app.get("/health", summary="Kafka and PostgreSQL reachable")
-    async def health() -> JSONResponse:
-        status, body = await check_health(broker, resources)
-        return JSONResponse(body, status_code=status)
-
-    @app.get("/live", status_code=204, summary="The process answers (liveness probe)")
-    async def live() -> None:
-        return None
-
-    @app.get("/ready", summary="Ready once a model serves at least one stream")
-    async def ready() -> JSONResponse:
-        count = len(champions.all())
-        return JSONResponse(
-            {"ready": count > 0, "streams": count}, status_code=200 if count else 503
-        )
-
-    @app.get("/models/current", summary="The model serving each stream")
-    async def models_current(stream: str | None = None) -> list[dict[str, Any]]:
-        chosen = champions.all() if stream is None else [c for c in [champions.get(stream)] if c]
-        if stream is not None and not chosen:
-            raise HTTPException(404, detail=f"no model serves stream {stream!r} yet")
-        return [_describe(c) for c in chosen]
-
+    app.state.serving = serving
+    app.state.champions = serving.champions
+    problems.install(app)
+    app.include_router(create_api(serving))
+    app.include_router(create_admin(serving, outbox))
+    # Outermost last: metrics see every answer, the gate and the limit run before routing.
+    # POST /predict is answered before all of them, and does its own of each.
+    app.add_middleware(AdminGate, token=settings.admin_token, metrics=serving.metrics)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestMetrics, metrics=serving.metrics)
+    app.predict_endpoint = PredictEndpoint(serving, serving.metrics, settings.max_body_bytes)
     return app
-
-
-def _describe(champion: Champion) -> dict[str, Any]:
-    return {
-        "stream": champion.stream,
-        "model_id": champion.model_id,
-        "version": champion.version,
-        "artifact_sha256": champion.artifact_sha256,
-        "since": champion.since.isoformat(),
-        "serving_id": champion.serving_id,
-    }

@@ -3,32 +3,40 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 
 from faststream.kafka import KafkaRouter
 
 from driftloop_contracts import FeedbackReceived, ModelPromoted, PredictionLogged
 from driftloop_runtime import publisher
 
-from .champions import Champion, Champions
+from .champions import Appointment, Champions
 
 SERVICE = "serving"
 logger = logging.getLogger("driftloop.serving")
 
+Appoint = Callable[[Appointment], Awaitable[bool]]
 
-def create_router(champions: Champions) -> KafkaRouter:
+
+def create_router(champions: Champions, appoint: Appoint | None = None) -> KafkaRouter:
+    """The router of a replica whose ``champions`` ``appoint`` loads into (``Serving``).
+
+    The AsyncAPI document builds the router only to describe it, without ``appoint``; a
+    promotion reaching such a router is refused with an error.
+    """
     router = KafkaRouter()
     publisher(router, PredictionLogged, SERVICE)
     publisher(router, FeedbackReceived, SERVICE)
 
     # No consumer group: every replica reads every promotion, from the start of the retained
-    # log, so none published while it was starting is missed; `offer` keeps the latest.
+    # log, so none published while it was starting is missed; the later appointment wins.
     @router.subscriber(
         ModelPromoted.topic,
         auto_offset_reset="earliest",
         title=f"{SERVICE}:on_model_promoted",
     )
     async def on_model_promoted(event: ModelPromoted) -> None:
-        champion = Champion(
+        appointment = Appointment(
             event.stream,
             event.model_id,
             event.version,
@@ -36,9 +44,11 @@ def create_router(champions: Champions) -> KafkaRouter:
             event.occurred_at,
             event.serving_id,
         )
-        if champions.offer(champion):
-            logger.info(
-                "stream %s now served by model %s v%d", event.stream, event.model_id, event.version
-            )
+        if not champions.supersedes(appointment):
+            return  # replayed at start, or overtaken: a later appointment already serves
+        if appoint is None:
+            logger.error("no model loader: promotion of %s ignored", event.model_id)
+            return
+        await appoint(appointment)
 
     return router

@@ -1,0 +1,116 @@
+"""The prediction log: events as the contract defines them, sent per stream in batches, and
+nothing lost without a count."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import UTC, datetime
+
+from driftloop_contracts import PredictionLogged
+from driftloop_serving.metrics import Metrics
+from driftloop_serving.predlog import Logged, PredictionLog
+
+from .helpers import eventually
+
+AT = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+
+
+def logged(stream: str, i: int) -> Logged:
+    return Logged(stream, f"r{i}", "m-1", 3, {"x": 0.5, "c": "a", "n": i}, i % 2, 0.75, AT)
+
+
+def failed(metrics: Metrics, reason: str) -> float:
+    value = metrics.registry.get_sample_value(
+        "driftloop_serving_prediction_log_failed_total", {"reason": reason}
+    )
+    return value or 0.0
+
+
+def sent(metrics: Metrics) -> float:
+    return metrics.registry.get_sample_value("driftloop_serving_prediction_log_sent_total") or 0.0
+
+
+class Kafka:
+    """Records what it is given; refuses the first ``refuse`` batches."""
+
+    def __init__(self, refuse: int = 0) -> None:
+        self.batches: list[tuple[str, bytes, list[bytes]]] = []
+        self.refuse = refuse
+
+    async def __call__(self, topic: str, key: bytes, values: list[bytes]) -> None:
+        if self.refuse:
+            self.refuse -= 1
+            raise ConnectionError("broker unreachable")
+        self.batches.append((topic, key, values))
+
+
+def test_the_encoded_event_is_the_contract_s_prediction_logged() -> None:
+    encoded = logged("orders", 7).encode()
+    event = PredictionLogged.parse(encoded)
+    assert event.model_dump(exclude={"event_id"}) == {
+        "occurred_at": AT,
+        "causation_id": None,
+        "schema_version": 1,
+        "stream": "orders",
+        "record_id": "r7",
+        "model_id": "m-1",
+        "model_version": 3,
+        "features": {"x": 0.5, "c": "a", "n": 7},
+        "prediction": 1,
+        "probability": 0.75,
+    }
+    # Byte for byte what the model itself would write, key order aside.
+    assert json.loads(encoded) == json.loads(event.model_dump_json())
+
+
+async def test_predictions_go_out_per_stream_keyed_by_it() -> None:
+    kafka, metrics = Kafka(), Metrics()
+    log = PredictionLog(kafka, metrics, capacity=100, batch_size=50)
+    log.append([logged("a", 1), logged("b", 2), logged("a", 3)])
+    await log.flush()
+    assert [(topic, key, len(values)) for topic, key, values in kafka.batches] == [
+        (PredictionLogged.topic, b"a", 2),
+        (PredictionLogged.topic, b"b", 1),
+    ]
+    assert sent(metrics) == 3
+
+
+async def test_a_full_queue_counts_what_it_could_not_take() -> None:
+    kafka, metrics = Kafka(), Metrics()
+    log = PredictionLog(kafka, metrics, capacity=2, batch_size=50)
+    log.append([logged("a", i) for i in range(5)])
+    assert len(log) == 2
+    assert failed(metrics, "queue_full") == 3
+    await log.flush()
+    assert sent(metrics) == 2
+
+
+async def test_a_refused_batch_is_retried_then_counted_as_failed() -> None:
+    kafka, metrics = Kafka(refuse=1), Metrics()
+    log = PredictionLog(kafka, metrics, capacity=100, batch_size=50)
+    log.append([logged("a", 1)])
+    await log.flush()
+    assert sent(metrics) == 1 and failed(metrics, "kafka") == 0
+
+    kafka.refuse = 10
+    log.append([logged("a", 2), logged("a", 3)])
+    await log.flush()
+    assert failed(metrics, "kafka") == 2
+    assert len(kafka.batches) == 1
+
+
+async def test_the_background_sender_sends_what_requests_append() -> None:
+    kafka, metrics = Kafka(), Metrics()
+    log = PredictionLog(kafka, metrics, capacity=100, batch_size=2)
+    task = asyncio.create_task(log.run())
+    try:
+        log.append([logged("a", i) for i in range(5)])
+
+        async def all_sent() -> bool:
+            return sent(metrics) == 5
+
+        await eventually(all_sent, timeout=5, what="the log to be sent")
+    finally:
+        task.cancel()
+    assert [len(values) for _, _, values in kafka.batches] == [2, 2, 1]
