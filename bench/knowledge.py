@@ -26,29 +26,49 @@ ensembles; 5 on salary + commission, where gradient boosting with large trees an
 learning rate stands out), 8 is a linear test of disposable income (logistic regression).
 So seeding must find the right prior by meta-features, not repeat one favourite.
 
+Seeding only takes priors within the spec's ``seeding.max_distance`` (the product's
+default; the bench does not set it), so a new concept starts as a cold run does. The
+bench also prints the figures that default was chosen from: ``driftloop_learn.distance``
+between windows of the same concept (later samples of a recurring concept) and of
+different concepts, for Agrawal (the rules above), SEA (its four thresholds) and
+Hyperplane (four random boundaries), how many pairs fall on the wrong side of the gate,
+and how far a window's mere size moves the distance (the ``rows`` meta-feature) compared
+with the same distance without it.
+
     uv run python bench/knowledge.py [--quick]
 
 ``--quick``: the first stream's first 6 windows only (well under a minute on 2 cores;
-its figures are those of the full run's first 6 windows). The full run: four streams of
-12 windows (a few minutes). Trial budget 16 in both. Progress goes to stderr; stdout
-ends with one JSON line of figures.
+its figures are those of the full run's first 6 windows) and distances from 2 cycles
+of one stream per generator. The full run: four streams of 12 windows (a few minutes),
+distances from 3 cycles of 3 streams per generator, also at 500, 1000 and 5000 rows and
+over all ten Agrawal functions. Trial budget 16 in both. Progress goes to stderr;
+stdout ends with one JSON line of figures.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import statistics
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
+from threadpoolctl import threadpool_limits
 
 from driftloop.synthetic import Change, examples
-from driftloop_learn import Dataset, HoldoutSize, Row, meta_features, run_trial
+from driftloop_learn import (
+    Dataset,
+    HoldoutSize,
+    MetaFeatures,
+    Row,
+    distance,
+    meta_features,
+    run_trial,
+)
 from driftloop_scheduler.knowledge import PriorExperiment, PriorTrial, Seeding, plan_seeding
 from driftloop_scheduler.search import Config, Observation, ask
 from driftloop_spec import ExperimentSpec, validate_spec
@@ -136,17 +156,21 @@ class Trials:
         return self.cache[key]
 
 
-def windows(stream_seed: int, count: int) -> list[tuple[int, Dataset]]:
-    """``count`` windows of ``WINDOW`` rows, each from the next concept in the cycle."""
-    concepts = [CONCEPTS[i % len(CONCEPTS)] for i in range(count)]
-    changes = [Change(WINDOW * i) for i in range(1, count)]
+def windows(
+    stream_seed: int,
+    count: int,
+    generator: str = "agrawal",
+    cycle: Sequence[int] = CONCEPTS,
+    size: int = WINDOW,
+) -> list[tuple[int, Dataset]]:
+    """``count`` windows of ``size`` rows, each from the next concept in the cycle."""
+    concepts = [cycle[i % len(cycle)] for i in range(count)]
+    changes = [Change(size * i) for i in range(1, count)]
     pairs = list(
-        examples("agrawal", WINDOW * count, seed=stream_seed, changes=changes, concepts=concepts)
+        examples(generator, size * count, seed=stream_seed, changes=changes, concepts=concepts)
     )
     rows = [Row(f"r{i:06d}", i, x, y) for i, (x, y) in enumerate(pairs)]
-    return [
-        (concepts[w], Dataset(tuple(rows[w * WINDOW : (w + 1) * WINDOW]))) for w in range(count)
-    ]
+    return [(concepts[w], Dataset(tuple(rows[w * size : (w + 1) * size]))) for w in range(count)]
 
 
 def experiment(
@@ -188,7 +212,10 @@ def stream(stream_seed: int, count: int, budget: int, trials: Trials) -> list[di
             "seeded_best": round(seeded_best, 4),
             "cold": trials_to_reach([o.score for o in cold], TARGET * best),
             "seeded": trials_to_reach([o.score for o in seeded], TARGET * best),
-            "nearest": [knowledge_concept(s.experiment_id) for _, s in seeding.configs],
+            "nearest": [
+                [knowledge_concept(s.experiment_id), round(s.distance, 3)]
+                for _, s in seeding.configs
+            ],
         }
         found.append(row)
         print(f"stream {stream_seed} window {w}: {row}", file=sys.stderr, flush=True)
@@ -225,6 +252,103 @@ def totals(rows: list[dict[str, Any]], budget: int) -> dict[str, Any]:
     }
 
 
+# Concepts whose windows are compared: the bench's Agrawal rules, SEA's four thresholds,
+# four random Hyperplane boundaries.
+SEPARATION: dict[str, tuple[int, ...]] = {
+    "agrawal": CONCEPTS,
+    "sea": (0, 1, 2, 3),
+    "hyperplane": (0, 1, 2, 3),
+}
+Pair = tuple[int, int, float]  # the two windows' concepts and their distance
+
+
+def pair_distances(
+    generator: str, cycle: Sequence[int], cycles: int, seeds: Sequence[int], size: int = WINDOW
+) -> list[Pair]:
+    """Distances between every two windows of a stream, for each stream seed."""
+    found: list[Pair] = []
+    for seed in seeds:
+        metas = [
+            (concept, meta_features(snapshot))
+            for concept, snapshot in windows(seed, cycles * len(cycle), generator, cycle, size)
+        ]
+        for (a, meta_a), (b, meta_b) in itertools.combinations(metas, 2):
+            found.append((min(a, b), max(a, b), distance(meta_a, meta_b)))
+    return found
+
+
+def spread(values: list[float]) -> dict[str, Any]:
+    ordered = sorted(values)
+    return {
+        "pairs": len(ordered),
+        "min": round(ordered[0], 3),
+        "median": round(statistics.median(ordered), 3),
+        "p95": round(ordered[int(0.95 * (len(ordered) - 1))], 3),
+        "max": round(ordered[-1], 3),
+    }
+
+
+def separation(found: list[Pair], gate: float | None) -> dict[str, Any]:
+    """Same- and different-concept distances, and which fall on the wrong side of the gate."""
+    same = [gap for a, b, gap in found if a == b]
+    different = [gap for a, b, gap in found if a != b]
+    summary: dict[str, Any] = {"same": spread(same), "different": spread(different)}
+    if gate is not None:
+        summary["same_beyond_gate"] = sum(gap > gate for gap in same)
+        summary["different_within_gate"] = sum(gap <= gate for gap in different)
+        # Which concepts: a recurring one gated out, or two different ones let through.
+        summary["concepts_gated_out"] = sorted({a for a, b, gap in found if a == b and gap > gate})
+        summary["pairs_let_through"] = sorted(
+            {(a, b) for a, b, gap in found if a != b and gap <= gate}
+        )
+    return summary
+
+
+def without_rows(meta: MetaFeatures) -> MetaFeatures:
+    return {key: value for key, value in meta.items() if key != "rows"}
+
+
+def size_effect(seed: int) -> dict[str, dict[str, float]]:
+    """One concept at ``WINDOW`` rows against later windows of other sizes: how far the
+    ``rows`` meta-feature alone moves the distance (a duration window varies in size)."""
+    pairs = list(examples("agrawal", 4 * WINDOW, seed=seed, concepts=[CONCEPTS[0]]))
+    rows = [Row(f"r{i:06d}", i, x, y) for i, (x, y) in enumerate(pairs)]
+    base = meta_features(Dataset(tuple(rows[:WINDOW])))
+    effect: dict[str, dict[str, float]] = {}
+    for share in (0.5, 0.75, 1.0, 1.5, 2.0):
+        other = meta_features(Dataset(tuple(rows[WINDOW : WINDOW + int(share * WINDOW)])))
+        effect[f"{share}x"] = {
+            "distance": round(distance(base, other), 3),
+            "without_rows": round(distance(without_rows(base), without_rows(other)), 3),
+        }
+    return effect
+
+
+def distances(quick: bool) -> dict[str, Any]:
+    """The figures the spec's default ``seeding.max_distance`` was chosen from."""
+    gate = make_spec(1, 3).seeding.max_distance
+    seeds, cycles = ((7,), 2) if quick else ((7, 8, 9), 3)
+    figures: dict[str, Any] = {"gate": gate, "rows": WINDOW}
+    for generator, cycle in SEPARATION.items():
+        found = pair_distances(generator, cycle, cycles, seeds)
+        figures[generator] = separation(found, gate)
+        print(f"distances {generator}: {figures[generator]}", file=sys.stderr, flush=True)
+    if not quick:
+        # Every Agrawal function: some are near-twins, two have a class of 2% or less.
+        found = pair_distances("agrawal", range(10), 2, seeds[:2])
+        figures["agrawal_all_functions"] = separation(found, gate)
+        # Fewer rows, more sampling noise in every meta-feature; more, less.
+        figures["by_rows"] = {
+            str(size): {
+                generator: separation(pair_distances(generator, cycle, 2, seeds[:2], size), gate)
+                for generator, cycle in SEPARATION.items()
+            }
+            for size in (500, 1000, 5000)
+        }
+    figures["size_effect"] = size_effect(seeds[0])
+    return figures
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--quick", action="store_true", help="one short stream, under a minute")
@@ -237,6 +361,7 @@ def main() -> None:
     # makes gradient boosting crawl on a busy two-core machine.
     with threadpool_limits(limits=1):
         streams = {seed: stream(seed, count, budget, trials) for seed in seeds}
+        separations = distances(args.quick)
     rows = [row for found in streams.values() for row in found]
     cycles = [
         [row for found in streams.values() for row in found[c : c + len(CONCEPTS)]]
@@ -253,6 +378,7 @@ def main() -> None:
         "recurring": totals([row for cycle in cycles[1:] for row in cycle], budget),
         "by_cycle": [totals(cycle, budget) for cycle in cycles],
         "streams": {str(seed): found for seed, found in streams.items()},
+        "distances": separations,
         "trials_run": len(trials.cache),
         "trial_seconds": round(trials.seconds, 1),
         "seconds": round(time.perf_counter() - started, 1),

@@ -4,6 +4,7 @@ current space, and archived models are ranked by the objective's direction."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from driftloop_learn import (
     Dataset,
@@ -27,8 +28,9 @@ from driftloop_scheduler.search import Config, Observation
 from driftloop_spec import ExperimentSpec, validate_spec
 
 
-def make_spec(k: int = 2, metric: str = "accuracy") -> ExperimentSpec:
+def make_spec(k: int = 2, metric: str = "accuracy", **seeding: Any) -> ExperimentSpec:
     task = "regression" if metric == "rmse" else "classification"
+    options: dict[str, Any] = {"k": k, **seeding}
     return validate_spec(
         {
             "stream": "s",
@@ -36,7 +38,7 @@ def make_spec(k: int = 2, metric: str = "accuracy") -> ExperimentSpec:
             "target": "y",
             "features": {"x": "float"},
             "objective": metric,
-            "seeding": {"k": k},
+            "seeding": options,
             "families": [
                 {"name": "sklearn.knn", "space": {"n_neighbors": {"int": [1, 50]}, "p": 2}},
                 {"name": "sklearn.random_forest", "space": {"max_depth": {"int": [2, 20]}}},
@@ -124,6 +126,29 @@ def test_lower_is_better_when_the_metric_is_minimised() -> None:
 
 def test_k_zero_starts_cold() -> None:
     assert plan_seeding(make_spec(k=0), HERE, PRIORS) == Seeding()
+
+
+def test_priors_beyond_max_distance_are_ignored_for_configs_and_observations() -> None:
+    seeding = plan_seeding(make_spec(k=4, max_distance=0.5), HERE, PRIORS)
+    assert [s.experiment_id for _, s in seeding.configs] == ["nearest", "near"]
+    assert sorted(o.score for o in seeding.observations) == [0.7, 0.75, 0.8, 0.85, 0.9]
+    assert {s.experiment_id for s in seeding.sources} == {"nearest", "near"}
+
+
+def test_a_prior_at_max_distance_still_seeds() -> None:
+    seeding = plan_seeding(make_spec(k=1, max_distance=1.0), HERE, [PRIORS[3]])
+    assert [c for c, _ in seeding.configs] == [forest(12)]
+
+
+def test_only_far_priors_leave_a_cold_start_by_default() -> None:
+    assert make_spec().seeding.max_distance is not None
+    assert plan_seeding(make_spec(k=3), HERE, [PRIORS[0], PRIORS[3]]) == Seeding()
+
+
+def test_no_max_distance_seeds_from_however_far() -> None:
+    seeding = plan_seeding(make_spec(k=1, max_distance=None), HERE, [PRIORS[0]])
+    assert [c for c, _ in seeding.configs] == [Config("sklearn.knn", {"n_neighbors": 1, "p": 2})]
+    assert [s.distance for s in seeding.sources] == [5.0, 5.0]
 
 
 def line(slope: float, count: int = 120) -> Dataset:

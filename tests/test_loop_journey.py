@@ -63,7 +63,9 @@ def spec(stream: str) -> dict[str, Any]:
             ],
             "budget": {"trials": 10, "parallel": 2, "wall_time": "120s", "trial_timeout": "60s"},
             "promotion": {"first_model_threshold": 0.6, "alpha": 0.05},
-            "seeding": {"k": 3, "rescore_archived": True},
+            # No distance gate: Agrawal 0 -> 2 is far apart, and this journey checks that
+            # a prior experiment's best configuration reaches the next one's first trial.
+            "seeding": {"k": 3, "rescore_archived": True, "max_distance": None},
             "seed": 5,
         }
     ).model_dump(mode="json")

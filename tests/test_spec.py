@@ -136,7 +136,11 @@ def test_a_minimal_spec_gets_sane_defaults() -> None:
         0.05,
         "auto",
     )
-    assert (spec.seeding.k, spec.seeding.rescore_archived) == (3, True)
+    assert (spec.seeding.k, spec.seeding.max_distance, spec.seeding.rescore_archived) == (
+        3,
+        0.3,
+        True,
+    )
     assert spec.alerts == ()
     assert spec.online is False
 
@@ -317,6 +321,22 @@ def test_promotion_settings_are_checked() -> None:
     }
     data["promotion"] = {"test": "mcnemar", "first_model_threshold": 2}
     assert problems_of(data).keys() == {"promotion.test", "promotion.first_model_threshold"}
+
+
+def test_seeding_max_distance_is_checked_and_toml_inf_means_no_limit() -> None:
+    data = spec_with(seeding={"max_distance": -0.1})
+    assert problems_of(data).keys() == {"seeding.max_distance"}
+    data["seeding"] = {"max_distance": float("nan")}
+    assert problems_of(data).keys() == {"seeding.max_distance"}
+
+    toml_text = 'stream = "s"\ntask = "classification"\ntarget = "y"\nfamilies = ["sklearn.knn"]\n'
+    toml_text += 'features = { x = "float" }\nseeding = { max_distance = inf }\n'
+    yaml_text = "{stream: s, task: classification, target: y, families: [sklearn.knn],"
+    yaml_text += " features: {x: float}, seeding: {max_distance: null}}"
+    spec = parse_spec(toml_text, "toml")
+    assert spec.seeding.max_distance is None
+    assert spec == parse_spec(yaml_text, "yaml")
+    assert ExperimentSpec.model_validate(spec.model_dump(mode="json")) == spec
 
 
 def test_promotion_test_auto_chooses_by_task_and_metric() -> None:

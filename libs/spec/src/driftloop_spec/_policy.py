@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Literal
 
@@ -38,10 +39,22 @@ class Promotion(SpecModel):
 
 class Seeding(SpecModel):
     """Knowledge reuse: first trials from the ``k`` nearest prior experiments (0 starts
-    cold), and archived models re-scored on the new window, since concepts recur."""
+    cold) whose windows lie within ``max_distance`` of the new one by meta-features
+    (None: however far), and archived models re-scored on the new window, since concepts
+    recur."""
 
     k: int = Field(default=3, ge=0)
+    # A new concept's nearest priors are other concepts, and their configs cost trials.
+    # bench/knowledge.py measures windows of 2000 rows: one concept's lie within 0.24 of
+    # each other, another Agrawal or Hyperplane concept's 0.42 and further.
+    max_distance: float | None = Field(default=0.3, ge=0)
     rescore_archived: bool = True
+
+    @field_validator("max_distance")
+    @classmethod
+    def _infinite_is_no_limit(cls, gate: float | None) -> float | None:
+        # TOML has no null, so its inf says "however far"; JSON would store inf as null.
+        return None if gate == math.inf else gate
 
 
 class Webhook(SpecModel):

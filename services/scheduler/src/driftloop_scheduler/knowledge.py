@@ -3,9 +3,12 @@
 Concepts recur, and windows that look alike tend to want alike models. So a new
 experiment finds the ``spec.seeding.k`` prior experiments whose snapshots are nearest by
 meta-features, runs the best configuration of each as its first trials, and hands all
-their trials to the optimiser as observations. Anything outside the spec's current space
-is dropped: a prior from an older spec must not smuggle in a family or a range no longer
-allowed. Archived models are re-scored on the new window, best first.
+their trials to the optimiser as observations. Only priors within
+``spec.seeding.max_distance`` count: a new concept's nearest priors are other concepts,
+whose configs waste its first trials and whose scores mislead the optimiser. Anything
+outside the spec's current space is dropped: a prior from an older spec must not smuggle
+in a family or a range no longer allowed. Archived models are re-scored on the new
+window, best first.
 """
 
 from __future__ import annotations
@@ -56,10 +59,12 @@ class Seeding:
 def plan_seeding(
     spec: ExperimentSpec, meta: MetaFeatures, priors: Sequence[PriorExperiment]
 ) -> Seeding:
-    """What the k prior experiments nearest to ``meta`` offer a new experiment."""
-    k = spec.seeding.k
+    """What the k prior experiments nearest to ``meta``, and near enough, offer a new
+    experiment."""
+    k, gate = spec.seeding.k, spec.seeding.max_distance
+    measured = ((distance(meta, prior.meta), i, prior) for i, prior in enumerate(priors))
     ranked = sorted(
-        ((distance(meta, prior.meta), i, prior) for i, prior in enumerate(priors)),
+        (found for found in measured if gate is None or found[0] <= gate),
         key=lambda found: found[:2],
     )
     configs: dict[str, tuple[Config, Source]] = {}
