@@ -93,6 +93,8 @@ SAMPLES: dict[str, Any] = {
     "worker": "w-1",
     "record_id": "r-1",
     "best_trial_id": "t-1",
+    "candidate_model_id": "m-0",
+    "snapshot_hash": SHA,
     "best_metrics": {"accuracy": 0.9},
     "seeded_from": ("e-0",),
     "extra": {"k": "v"},

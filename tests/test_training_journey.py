@@ -196,7 +196,7 @@ async def test_a_replica_killed_mid_trial_loses_no_trial(kafka: str, database_ur
     async with replica_process(kafka, database_url, "doomed") as doomed:
         await publish(kafka, [slow])
         await asyncio.wait_for(
-            wait_for_line(doomed, f"trial {slow.trial_id} attempt 1", "started"), timeout=90
+            wait_for_line(doomed, f"trial {slow.trial_id} attempt 1", "started"), timeout=180
         )
         doomed.send_signal(signal.SIGKILL)
         await doomed.wait()
