@@ -4,15 +4,25 @@ Starts its own embedded broker and PostgreSQL, registers a stream, and produces 
 records (1% malformed, of several kinds) to ``driftloop.records`` with aiokafka. Then,
 one after the other so they do not share the CPU:
 
-- baseline: a plain aiokafka consumer reads the whole topic (no parsing, no commits);
+- baseline: a plain aiokafka consumer reads the whole topic in batches of the same size
+  and parses each message's JSON with the parser ingestion uses (jiter, through
+  ``pydantic_core.from_json``), as any consumer of JSON must; it validates nothing,
+  stores nothing and commits no offsets;
 - ingestion: the service runs as its own process (``python -m driftloop_ingestion``) and
-  validates, COPYs into PostgreSQL, dead-letters, announces and commits offsets;
+  validates, COPYs into PostgreSQL, dead-letters, announces and commits offsets (one batch
+  is validated while the one before it is written);
 - the store alone: the same rows, validated beforehand, written through the service's
-  store code batch by batch: what PostgreSQL itself takes, the ceiling of the full path.
+  store code batch by batch (one transaction each, one after the other): what PostgreSQL
+  itself takes on this machine, the ceiling of the full path.
 
 Both rates are taken from the end of the first batch to the end of the last, so neither
 counts its start (the service's consumer-group join takes seconds on Tansu). Ingestion's
 batches end when their ``RecordsIngested`` arrives: sent once the rows are committed.
+
+Rates depend on what else the machine runs, so the figures also give the CPU time each
+side used per record (the service's process and all of PostgreSQL's; for the store alone,
+this process and PostgreSQL) and the load average around the run. With C cores, a path
+that takes T seconds of CPU per record cannot pass C / T records per second.
 
     uv run python bench/ingest.py [--records N] [--quick] [--profile FILE]
 
@@ -23,25 +33,30 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import random
+import signal
 import sys
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import replace
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
+import psutil
 import psycopg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from pydantic_core import from_json
 
 from driftloop.embedded import embedded_kafka, embedded_postgres, free_port
 from driftloop.topics import ensure_topics, partitions
 from driftloop_contracts import Record, RecordsIngested
 from driftloop_ingestion import Settings
 from driftloop_ingestion.batch import Plan, plan_batch
+from driftloop_ingestion.check import Schemas, judge
 from driftloop_ingestion.store import PostgresStore
-from driftloop_ingestion.validation import StreamSchema, validate
+from driftloop_ingestion.validation import StreamSchema
 from driftloop_runtime import Message
 from driftloop_store import migrate, open_pool, register_stream
 
@@ -131,6 +146,14 @@ def assigned(bootstrap: str, topic: str) -> AIOKafkaConsumer:
     return consumer
 
 
+def parsed(value: bytes | None) -> Any:
+    """What the baseline does with each message: parse it, as ingestion's parser does."""
+    try:
+        return from_json(value or b"")
+    except ValueError:
+        return None
+
+
 async def baseline(bootstrap: str, count: int, batch_size: int) -> float:
     consumer = assigned(bootstrap, Record.topic)
     await consumer.start()
@@ -139,7 +162,8 @@ async def baseline(bootstrap: str, count: int, batch_size: int) -> float:
         seen, first_batch, first_done = 0, 0, 0.0
         while seen < count:
             got = await consumer.getmany(timeout_ms=1000, max_records=batch_size)
-            seen += sum(len(batch) for batch in got.values())
+            for batch in got.values():
+                seen += len([parsed(message.value) for message in batch])
             if got and not first_batch:
                 first_batch, first_done = seen, time.perf_counter()
         return (seen - first_batch) / (time.perf_counter() - first_done)
@@ -147,9 +171,49 @@ async def baseline(bootstrap: str, count: int, batch_size: int) -> float:
         await consumer.stop()
 
 
+class Cpu:
+    """CPU seconds used by some processes since this was made: where the time went, whatever
+    else the machine runs. Processes that appear meanwhile count in full."""
+
+    def __init__(self, processes: Callable[[], Iterable[psutil.Process]]) -> None:
+        self._processes = processes
+        self._start = self._read()
+
+    def _read(self) -> dict[int, float]:
+        used = {}
+        for process in self._processes():
+            with contextlib.suppress(psutil.Error):
+                times = process.cpu_times()
+                used[process.pid] = times.user + times.system
+        return used
+
+    def used(self) -> float:
+        return sum(seconds - self._start.get(pid, 0.0) for pid, seconds in self._read().items())
+
+
+def postgres_processes(database_url: str) -> Callable[[], list[psutil.Process]]:
+    """The server's processes: the postmaster and its children, read afresh each call."""
+    with psycopg.connect(database_url) as conn:
+        backend = conn.execute("SELECT pg_backend_pid()").fetchone()
+        assert backend
+        postmaster = psutil.Process(backend[0]).parent()  # while the backend lives
+    assert postmaster
+    return lambda: [postmaster, *postmaster.children()]
+
+
+@dataclass
+class Rate:
+    records_per_s: float
+    cpu_us_per_record: dict[str, float]
+
+
+def per_record(seconds: float, records: int) -> float:
+    return round(seconds / records * 1e6, 1)
+
+
 async def ingestion(
     bootstrap: str, database_url: str, count: int, args: argparse.Namespace
-) -> float:
+) -> Rate:
     """Run the service until ``count`` records are accounted for by ``RecordsIngested``."""
     listener = assigned(bootstrap, RecordsIngested.topic)
     await listener.start()
@@ -163,6 +227,7 @@ async def ingestion(
     command = [sys.executable, "-m", "driftloop_ingestion"]
     if args.profile:
         command[1:1] = ["-m", "cProfile", "-o", args.profile]
+    postgres = postgres_processes(database_url)
     service = await asyncio.create_subprocess_exec(*command, env=env)
     try:
         await listener.seek_to_beginning()
@@ -176,32 +241,48 @@ async def ingestion(
                     seen += summary["stored"] + summary["duplicates"] + summary["rejected"]
                 if batch and not first_batch:
                     first_batch, first_done = seen, time.perf_counter()
-        return (seen - first_batch) / (time.perf_counter() - first_done)
+                    service_cpu = Cpu(lambda: [psutil.Process(service.pid)])
+                    postgres_cpu = Cpu(postgres)
+        records = seen - first_batch
+        cpu = {
+            "service": per_record(service_cpu.used(), records),
+            "postgres": per_record(postgres_cpu.used(), records),
+        }
+        return Rate(records / (time.perf_counter() - first_done), cpu)
     finally:
         await listener.stop()
-        service.terminate()  # uvicorn drains and exits; cProfile then writes its file
+        # uvicorn drains and exits, then re-raises the signal: SIGINT (KeyboardInterrupt)
+        # lets cProfile write its file first, where SIGTERM would kill the process.
+        service.send_signal(signal.SIGINT)
         await asyncio.wait_for(service.wait(), 30)
 
 
-async def store_only(database_url: str, count: int, batch_size: int) -> float:
+async def store_only(database_url: str, count: int, batch_size: int) -> Rate:
     """The store alone: rows validated beforehand, written batch by batch as the service does.
 
     This is the ceiling for the whole path on this machine: what PostgreSQL takes.
     """
-    schemas = {STREAM: StreamSchema(STREAM, SCHEMA, "class", "classification")}
+    postgres = postgres_processes(database_url)
+    schemas = Schemas({STREAM: StreamSchema(STREAM, SCHEMA, "class", "classification")})
     values = [Message(Record.topic, 0, i, v) for i, (_, v) in enumerate(messages(count, 0))]
     plans = []
     for start in range(0, count, batch_size):
         chunk = values[start : start + batch_size]
-        plan = plan_batch(chunk, [validate(m.value, schemas, 1 << 16) for m in chunk], schemas)
-        plans.append(Plan([replace(row, stream=CEILING) for row in plan.rows], []))
+        plan = plan_batch(chunk, [judge(m.value, schemas, 1 << 16) for m in chunk], schemas)
+        plans.append(Plan([row._replace(stream=CEILING) for row in plan.rows], []))
     async with open_pool(database_url, max_size=1) as pool:
         store = PostgresStore(lambda: pool)
+        client_cpu, postgres_cpu = Cpu(lambda: [psutil.Process()]), Cpu(postgres)
         started = time.perf_counter()
         for plan in plans:
             async with store.transaction() as writer:
                 await writer.write(plan)
-        return count / (time.perf_counter() - started)
+        rate = count / (time.perf_counter() - started)
+        cpu = {
+            "client": per_record(client_cpu.used(), count),
+            "postgres": per_record(postgres_cpu.used(), count),
+        }
+        return Rate(rate, cpu)
 
 
 async def counted(database_url: str) -> tuple[int, int]:
@@ -215,6 +296,7 @@ async def counted(database_url: str) -> tuple[int, int]:
 
 
 async def run(bootstrap: str, database_url: str, args: argparse.Namespace) -> dict[str, Any]:
+    load_at_start = os.getloadavg()[0]
     await ensure_topics(bootstrap)
     async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
         await migrate(conn)
@@ -239,12 +321,16 @@ async def run(bootstrap: str, database_url: str, args: argparse.Namespace) -> di
         "batch_max_records": args.batch,
         "produce_records_per_s": round(produced),
         "plain_consumer_records_per_s": round(plain),
-        "ingestion_records_per_s": round(full),
-        "store_only_records_per_s": round(ceiling),
-        "ratio": round(full / plain, 3),
-        "ratio_to_store_only": round(full / ceiling, 3),
+        "ingestion_records_per_s": round(full.records_per_s),
+        "store_only_records_per_s": round(ceiling.records_per_s),
+        "ratio": round(full.records_per_s / plain, 3),
+        "ratio_to_store_only": round(full.records_per_s / ceiling.records_per_s, 3),
+        "ingestion_cpu_us_per_record": full.cpu_us_per_record,
+        "store_only_cpu_us_per_record": ceiling.cpu_us_per_record,
         "target_ratio": TARGET,
         "cpus": os.cpu_count(),
+        # Other work on the machine slows every figure: the 1-minute load at start and end.
+        "load_average": [round(load_at_start, 1), round(os.getloadavg()[0], 1)],
     }
 
 
@@ -266,7 +352,10 @@ def main() -> None:
     figures["seconds"] = round(time.perf_counter() - started, 1)
     print()
     print(f"producer        {figures['produce_records_per_s']:>9,} records/s")
-    print(f"plain consumer  {figures['plain_consumer_records_per_s']:>9,} records/s")
+    print(
+        f"plain consumer  {figures['plain_consumer_records_per_s']:>9,} records/s"
+        "  (fetch and parse the JSON; no validation, no store, no commits)"
+    )
     print(
         f"ingestion       {figures['ingestion_records_per_s']:>9,} records/s"
         f"  ({figures['ratio']:.2f}x the plain consumer; target {TARGET}x)"
@@ -275,6 +364,17 @@ def main() -> None:
         f"store alone     {figures['store_only_records_per_s']:>9,} records/s"
         f"  (pre-validated rows; ingestion reaches {figures['ratio_to_store_only']:.2f}x)"
     )
+    service_cpu, store_cpu = (
+        figures["ingestion_cpu_us_per_record"],
+        figures["store_only_cpu_us_per_record"],
+    )
+    print(
+        f"CPU per record  ingestion: service {service_cpu['service']} us,"
+        f" PostgreSQL {service_cpu['postgres']} us; store alone: client {store_cpu['client']} us,"
+        f" PostgreSQL {store_cpu['postgres']} us"
+    )
+    start_load, end_load = figures["load_average"]
+    print(f"load average    {start_load} at start, {end_load} at end (other work slows every rate)")
     print(
         f"stored {figures['stored']:,}, rejected {figures['rejected']:,} "
         f"of {figures['records']:,} ({figures['malformed_sent']:,} malformed sent)"

@@ -1,22 +1,28 @@
-"""The ingestor with an in-memory store, then its Kafka handler on FastStream's test broker."""
+"""The ingestor with an in-memory store, its Kafka handler on FastStream's test broker, and
+the pipeline that stores one batch while the next is validated."""
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 from unittest.mock import MagicMock
 
 import pytest
+from aiokafka import TopicPartition
 from faststream.kafka import KafkaBroker, TestKafkaBroker
 
 import driftloop_ingestion
 from driftloop_contracts import Event, Record, RecordRejected, RecordsIngested
 from driftloop_ingestion.batch import Plan, Reject, Row, Stored, Written
-from driftloop_ingestion.handlers import ingestion_router
+from driftloop_ingestion.handlers import ingestion_router, next_offsets, rewind
 from driftloop_ingestion.ingest import Ingestor
+from driftloop_ingestion.pipeline import Pipeline
 from driftloop_ingestion.validation import StreamSchema
 from driftloop_runtime import Message
 
@@ -34,9 +40,12 @@ class FakeStore:
         self.rejects: dict[tuple[str, int, int], Reject] = {}
         self.commits = 0
         self.failure: Exception | None = None
+        self.unreadable: Exception | None = None
         self.outbox: dict[int, Event] = {}
 
     async def schemas(self) -> dict[str, StreamSchema]:
+        if self.unreadable:
+            raise self.unreadable
         self.loads += 1
         return dict(self.streams)
 
@@ -244,7 +253,7 @@ async def test_a_message_that_breaks_the_validator_is_dead_lettered_not_retried(
     def broken(*args: Any) -> Any:
         raise RuntimeError("bug")
 
-    monkeypatch.setattr("driftloop_ingestion.ingest.validate", broken)
+    monkeypatch.setattr("driftloop_ingestion.ingest.judge", broken)
     store = FakeStore(ORDERS)
     broker = Broker(store)
     await ingestor(store, broker).ingest(delivered(record("o-1")))
@@ -263,6 +272,24 @@ async def test_an_oversize_message_is_dead_lettered_with_its_payload_cut() -> No
     assert letter.reason.endswith("payload cut to its first 65536 bytes")
 
 
+async def test_a_store_retried_after_a_failure_announces_its_rows_under_new_batch_ids() -> None:
+    # The failed attempt may have committed unseen; its events announce the first ids.
+    store = FakeStore(ORDERS)
+    broker = Broker(store)
+    ingest = ingestor(store, broker)
+    plan = await ingest.prepare(delivered(record("o-1"), record("o-2")))
+    attempt = ingest.attempts(plan)
+    store.failure = ConnectionError("connection lost during COMMIT")
+    with pytest.raises(ConnectionError):
+        await attempt()
+    store.failure = None
+    await attempt()
+    (summary,) = broker.of(RecordsIngested)
+    assert summary.batch_id != plan.batch_ids["orders"]
+    assert {row.batch_id for row in store.rows.values()} == {summary.batch_id}
+    assert summary.stored == 2
+
+
 # The handler, on FastStream's in-memory broker: raw bytes in, events out.
 
 
@@ -270,10 +297,32 @@ def test_the_public_surface_is_the_app_and_its_settings() -> None:
     assert driftloop_ingestion.__all__ == ["Settings", "create_app"]
 
 
+@dataclass
+class Handler:
+    """The ingestion router on FastStream's test broker, and what came out of it."""
+
+    broker: KafkaBroker
+    pipeline: Pipeline
+    summaries: MagicMock
+    letters: MagicMock
+    commits: list[dict[Any, int]]
+
+
+async def tick(delay: float) -> None:
+    await asyncio.sleep(0.01)  # a retry pause, shortened
+
+
 @asynccontextmanager
-async def handler(store: FakeStore) -> AsyncIterator[tuple[KafkaBroker, MagicMock, MagicMock]]:
+async def handler(store: FakeStore) -> AsyncIterator[Handler]:
     broker = KafkaBroker()
-    broker.include_router(ingestion_router(driftloop_ingestion.Settings(), store))
+    pipeline = Pipeline(sleep=tick)
+    commits: list[dict[Any, int]] = []
+
+    async def commit(consumer: Any, offsets: Mapping[Any, int]) -> None:
+        commits.append(dict(offsets))
+
+    settings = driftloop_ingestion.Settings()
+    broker.include_router(ingestion_router(settings, store, pipeline, commit))
     summaries, letters = MagicMock(), MagicMock()
 
     @broker.subscriber(RecordsIngested.topic)
@@ -285,27 +334,121 @@ async def handler(store: FakeStore) -> AsyncIterator[tuple[KafkaBroker, MagicMoc
         letters(event)
 
     async with TestKafkaBroker(broker) as test_broker:
-        yield test_broker, summaries, letters
+        yield Handler(test_broker, pipeline, summaries, letters, commits)
+        await pipeline.close(timeout=5)
 
 
 async def test_the_handler_takes_raw_bytes_so_garbage_does_not_fail_its_batch() -> None:
     store = FakeStore(ORDERS)
-    async with handler(store) as (broker, summaries, letters):
-        await broker.publish_batch(
+    async with handler(store) as run:
+        await run.broker.publish_batch(
             record("o-1"), b"\xff\xfe", b"[1, 2]", record("o-2"), topic=Record.topic
         )
+        await run.pipeline.drain()
     assert set(store.rows) == {("orders", "o-1"), ("orders", "o-2")}
-    (summary,) = [call.args[0] for call in summaries.call_args_list]
+    (summary,) = [call.args[0] for call in run.summaries.call_args_list]
     assert (summary.stored, summary.rejected) == (2, 0)
-    reasons = sorted(call.args[0].reason for call in letters.call_args_list)
+    reasons = sorted(call.args[0].reason for call in run.letters.call_args_list)
     assert reasons[0].startswith("not JSON")
     assert reasons[1] == "not a JSON object"
+    assert len(run.commits) == 1
 
 
-async def test_the_handler_fails_the_batch_when_the_store_fails() -> None:
+async def test_the_handler_commits_a_batch_only_once_the_store_took_it() -> None:
     store = FakeStore(ORDERS)
     store.failure = ConnectionError("database unreachable")
-    async with handler(store) as (broker, summaries, _):
+    async with handler(store) as run:
+        await run.broker.publish(record("o-1"), topic=Record.topic)  # returns: stored later
+        await asyncio.sleep(0.1)  # the store fails, and is retried
+        run.summaries.assert_not_called()
+        assert not run.commits and not store.rows
+        store.failure = None
+        await run.pipeline.drain()
+        assert set(store.rows) == {("orders", "o-1")}
+        run.summaries.assert_called_once()
+        ((partition, offset),) = run.commits[0].items()
+        assert (partition.topic, offset) == (Record.topic, 1)
+
+
+async def test_a_batch_whose_schemas_cannot_be_read_fails_and_is_not_committed() -> None:
+    store = FakeStore(ORDERS)
+    store.unreadable = ConnectionError("database unreachable")
+    async with handler(store) as run:
         with pytest.raises(ConnectionError):
-            await broker.publish(record("o-1"), topic=Record.topic)
-    summaries.assert_not_called()
+            await run.broker.publish(record("o-1"), topic=Record.topic)
+        await run.pipeline.drain()
+        assert not run.commits and not store.rows
+
+
+def test_a_stored_batch_commits_each_partition_past_its_last_message() -> None:
+    batch = [Message(Record.topic, 0, 5, b""), Message(Record.topic, 1, 9, b"")]
+    batch.append(Message(Record.topic, 0, 6, b""))
+    assert next_offsets(batch) == {
+        TopicPartition(Record.topic, 0): 7,
+        TopicPartition(Record.topic, 1): 10,
+    }
+
+
+def test_a_rewound_batch_seeks_each_partition_to_its_first_message() -> None:
+    batch = [Message(Record.topic, 0, 5, b""), Message(Record.topic, 1, 9, b"")]
+    batch.append(Message(Record.topic, 0, 6, b""))
+    consumer = MagicMock()
+    rewind(consumer, batch)
+    seeks = {call.args for call in consumer.seek.call_args_list}
+    assert seeks == {(TopicPartition(Record.topic, 0), 5), (TopicPartition(Record.topic, 1), 9)}
+
+
+# The pipeline: one batch stored while the next is prepared; commits in order.
+
+
+async def test_batches_are_stored_one_after_another_and_committed_in_order() -> None:
+    steps: list[str] = []
+    first_may_end = asyncio.Event()
+
+    async def store(n: int) -> None:
+        steps.append(f"store {n}")
+        if n == 1:
+            await first_may_end.wait()
+
+    async def commit(n: int) -> None:
+        steps.append(f"commit {n}")
+
+    pipeline = Pipeline()
+    await pipeline.submit(partial(store, 1), partial(commit, 1))  # returns while storing
+    second = asyncio.create_task(pipeline.submit(partial(store, 2), partial(commit, 2)))
+    await asyncio.sleep(0.05)
+    assert steps == ["store 1"] and not second.done()  # the next waits for the one before
+    first_may_end.set()
+    await second
+    await pipeline.drain()
+    assert steps == ["store 1", "commit 1", "store 2", "commit 2"]
+
+
+async def test_a_failing_store_is_retried_until_it_succeeds_then_committed_once() -> None:
+    attempts: list[int] = []
+    commits: list[int] = []
+
+    async def store() -> None:
+        attempts.append(len(attempts))
+        if len(attempts) < 3:
+            raise ConnectionError("database unreachable")
+
+    async def commit() -> None:
+        commits.append(len(attempts))
+
+    pipeline = Pipeline(sleep=tick)
+    await pipeline.submit(store, commit)
+    await pipeline.drain()
+    assert (len(attempts), commits) == (3, [3])
+
+
+async def test_a_stopping_pipeline_gives_up_a_store_that_does_not_end_and_commits_nothing() -> None:
+    commits: list[str] = []
+
+    async def commit() -> None:
+        commits.append("committed")
+
+    pipeline = Pipeline()
+    await pipeline.submit(asyncio.Event().wait, commit)
+    await pipeline.close(timeout=0.05)
+    assert commits == []

@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import doctest
 import json
+import random
 from datetime import UTC, datetime
 from types import ModuleType
 from typing import Any
 
 import pytest
 
+import driftloop_ingestion.check
 import driftloop_ingestion.retry
 import driftloop_ingestion.validation
 from driftloop_contracts import Record
+from driftloop_ingestion.check import Accepted, Schemas
+from driftloop_ingestion.check import _fast as fast_path
 from driftloop_ingestion.validation import Kind, Rejection, StreamSchema, validate
+from driftloop_spec import Task
 
 SCHEMA = StreamSchema(
     "orders",
@@ -268,6 +273,100 @@ def test_a_schema_type_the_spec_does_not_know_is_reported_as_such() -> None:
     assert "unsupported type 'decimal'" in verdict.reason
 
 
-@pytest.mark.parametrize("module", [driftloop_ingestion.validation, driftloop_ingestion.retry])
+@pytest.mark.parametrize(
+    "module",
+    [driftloop_ingestion.validation, driftloop_ingestion.check, driftloop_ingestion.retry],
+)
 def test_the_module_examples_run(module: ModuleType) -> None:
     assert doctest.testmod(module).failed == 0
+
+
+# The fast path (check.judge) must accept exactly what `validate` accepts, with the same values.
+
+TASKS: list[Task | None] = ["classification", "regression", None]
+
+
+def literals(text: str) -> list[str]:
+    """JSON literals, one per word."""
+    return text.split()
+
+
+# Literals near the edges of what a record may hold.
+ODD_VALUES = [
+    *literals(r"""
+        0 -0 -0.0 1.5 2 1e2 1E-7 1e20 1e999 -1e999 NaN Infinity 9223372036854775807
+        9223372036854775808 -9223372036854775809 18446744073709551616 true false null "PT" ""
+        "P\u0000T" "\u00e9\ud83d\ude00" "1.5" [1] {} {"a":1}
+    """),
+    "1" + "0" * 400,
+]
+ODD_TIMES = [
+    *literals(r"""
+        "2026-11-23T12:00:00Z" "2026-11-23T12:00:00.123456+05:30" "2026-11-23T12:00:00.1234567Z"
+        "2026-11-23t12:00:00z" "2026-11-23T12:00:00" "2026-11-23" "2026-11-23T24:00:00Z"
+        "2026-02-30T12:00:00Z" "2026-11-23T12:00:00-00:00" "2026-11-23T12:00:00+23:59"
+        "2026-11-23T12:00Z" "1700000000" 1700000000 1.7e9 null "soon"
+    """),
+    '"2026-11-23 12:00:00Z"',
+]
+ODD_IDS = ['"o-1"', '""', '"' + "x" * 128 + '"', '"' + "é" * 129 + '"', '"o\\u00001"', "7"]
+ODD_STREAMS = ['"orders"', '"Orders"', '"returns"', '"orders\\n"', "1", "null"]
+
+
+def generated(rng: random.Random) -> bytes:
+    """A message near the edge of validity, as raw JSON text (NaN and duplicates included)."""
+
+    def odd(usual: str, choices: list[str], often: float = 0.15) -> str:
+        return rng.choice(choices) if rng.random() < often else usual
+
+    plain = {"amount": "12.5", "items": "2", "gift": "false", "country": '"PT"'}
+    features = {name: odd(value, ODD_VALUES) for name, value in plain.items()}
+    if rng.random() < 0.1:
+        del features[rng.choice(list(features))]
+    if rng.random() < 0.1:
+        features["colour"] = '"red"'
+    fields = {
+        "stream": odd('"orders"', ODD_STREAMS),
+        "record_id": odd('"o-1"', ODD_IDS),
+        "event_time": odd('"2026-11-23T12:00:00Z"', ODD_TIMES, often=0.5),
+        "features": "{" + ", ".join(f'"{k}": {v}' for k, v in features.items()) + "}",
+        "label": odd("1", ODD_VALUES, often=0.5),
+    }
+    if rng.random() < 0.1:
+        del fields[rng.choice(list(fields))]
+    text = "{" + ", ".join(f'"{k}": {v}' for k, v in fields.items())
+    if rng.random() < 0.05:
+        text += ', "stream": "orders", "features": {"amount": 1}'  # duplicate keys: last wins
+    return (text + "}").encode()
+
+
+def reference(raw: bytes, schemas: dict[str, StreamSchema]) -> Accepted | Rejection:
+    verdict = validate(raw, schemas, max_bytes=LIMIT)
+    return verdict if isinstance(verdict, Rejection) else Accepted.of(verdict)
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_the_fast_path_accepts_exactly_what_validate_accepts_with_the_same_values(
+    task: Task | None,
+) -> None:
+    schemas = {"orders": StreamSchema("orders", SCHEMA.features, "fraud", task)}
+    compiled = Schemas(schemas)
+    rng = random.Random(f"fast-path-{task}")
+    fast = 0
+    for _ in range(5000):
+        raw = generated(rng)
+        verdict = driftloop_ingestion.check.judge(raw, compiled, max_bytes=LIMIT)
+        expected = reference(raw, schemas)
+        assert verdict == expected, raw
+        if isinstance(expected, Accepted):
+            assert isinstance(verdict, Accepted)
+            assert verdict.event_time.utcoffset() == expected.event_time.utcoffset(), raw
+        fast += fast_path(raw, compiled) is not None
+    assert fast > 500  # the generator reaches the fast path, not only the fallback
+
+
+def test_plain_records_take_the_fast_path() -> None:
+    raw = json.dumps(record()).encode()
+    assert fast_path(raw, Schemas(SCHEMAS)) == reference(raw, SCHEMAS)
+    odd = {"orders": StreamSchema("orders", {"amount": "decimal"}, "fraud")}
+    assert fast_path(raw, Schemas(odd)) is None  # a type the spec does not know: validate

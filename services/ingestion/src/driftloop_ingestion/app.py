@@ -1,12 +1,23 @@
 """The ingestion service as an ASGI app: Kafka handlers plus ``/health``."""
 
+from functools import partial
+
 from faststream.asgi import AsgiFastStream
 
 from driftloop_runtime import create_service_app
 
 from .handlers import create_router
+from .pipeline import Pipeline
 from .settings import Settings
+
+DRAIN_SECONDS = 10.0
+"""How long a stopping service lets the batch being stored finish (and commit)."""
 
 
 def create_app(settings: Settings | None = None) -> AsgiFastStream:
-    return create_service_app(settings or Settings(), create_router)
+    settings = settings or Settings()
+    pipeline = Pipeline(backoff_max=settings.retry_backoff_max_seconds)
+    app = create_service_app(settings, partial(create_router, pipeline=pipeline))
+    # Before the broker stops: the batch being stored still commits its offsets.
+    app.on_shutdown(partial(pipeline.close, DRAIN_SECONDS))
+    return app

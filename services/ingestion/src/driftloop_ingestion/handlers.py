@@ -1,21 +1,25 @@
 """Kafka wiring of the ingestion service: raw records in; summaries and dead letters out.
 
-At-least-once: FastStream's Kafka default (``ACK_FIRST``) auto-commits offsets whatever
-the handler does. Here the subscriber uses ``NACK_ON_ERROR``: auto-commit is off; a batch
-whose handler returns commits its offsets, and it returns only once the store transaction
-committed and the broker confirmed the events; a batch whose handler raises is nacked,
-which seeks each of its partitions back to its first message, so the next poll delivers
-it again.
+At-least-once, with offsets committed by the handler rather than FastStream
+(``AckPolicy.MANUAL``: no auto-commit, no commit on return). The handler validates its
+batch, then hands it to the pipeline: the batch before it is stored first, then this one
+is stored in the background while the next is fetched and validated. Each batch's own
+offsets are committed once its store transaction committed and the broker confirmed its
+events, in delivery order (``pipeline``). A batch that cannot even be validated (its
+stream schemas cannot be read: the database is down) is rewound: each of its partitions
+is sought back to its first message, so the next poll delivers it again.
 """
 
 from __future__ import annotations
 
 import asyncio
 import inspect
-from collections.abc import Sequence
-from typing import Annotated
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from functools import partial
+from typing import Annotated, Any
 
-from faststream.kafka import KafkaRouter
+from aiokafka import TopicPartition
+from faststream.kafka import KafkaMessage, KafkaRouter
 from faststream.middlewares import AckPolicy
 from pydantic import SkipValidation
 
@@ -24,6 +28,7 @@ from driftloop_runtime import Message, Resources, as_raw, batch_schema, publishe
 
 from .batch import event_key
 from .ingest import Ingestor, Store
+from .pipeline import Pipeline
 from .retry import Backoff
 from .settings import Settings
 from .store import PostgresStore
@@ -33,12 +38,42 @@ SERVICE = "ingestion"
 # Bytes that are not JSON must reach validation instead of failing FastStream's decoding.
 Delivered = Annotated[list[Message], SkipValidation, batch_schema(Record)]
 
+Offsets = Mapping[TopicPartition, int]
+Commit = Callable[[Any, Offsets], Awaitable[None]]
 
-def create_router(resources: Resources[Settings]) -> KafkaRouter:
-    return ingestion_router(resources.settings, PostgresStore(lambda: resources.pool))
+
+async def commit_offsets(consumer: Any, offsets: Offsets) -> None:
+    """Commit exactly these offsets: the consumer's position may be a batch further on."""
+    await consumer.commit(dict(offsets))
 
 
-def ingestion_router(settings: Settings, store: Store) -> KafkaRouter:
+def next_offsets(messages: Sequence[Message]) -> dict[TopicPartition, int]:
+    """Each partition's offset after the batch: what to commit once it is stored."""
+    after = {(m.topic, m.partition): m.offset + 1 for m in messages}  # offsets only grow
+    return {TopicPartition(*partition): offset for partition, offset in after.items()}
+
+
+def rewind(consumer: Any, messages: Sequence[Message]) -> None:
+    """Seek each partition of the batch back to its first message."""
+    first: dict[tuple[str, int], int] = {}
+    for m in messages:
+        first.setdefault((m.topic, m.partition), m.offset)
+    for partition, offset in first.items():
+        consumer.seek(TopicPartition(*partition), offset)
+
+
+def create_router(resources: Resources[Settings], pipeline: Pipeline | None = None) -> KafkaRouter:
+    settings = resources.settings
+    store = PostgresStore(lambda: resources.pool)
+    return ingestion_router(settings, store, pipeline)
+
+
+def ingestion_router(
+    settings: Settings,
+    store: Store,
+    pipeline: Pipeline | None = None,
+    commit: Commit = commit_offsets,
+) -> KafkaRouter:
     """The router around any store: PostgreSQL in the service, a fake in handler tests."""
     router = KafkaRouter()
     to_ingested = publisher(router, RecordsIngested, SERVICE)
@@ -61,6 +96,7 @@ def ingestion_router(settings: Settings, store: Store) -> KafkaRouter:
         schema_ttl=settings.schema_ttl_seconds,
         backoff_max=settings.retry_backoff_max_seconds,
     )
+    pipeline = pipeline or Pipeline(backoff_max=settings.retry_backoff_max_seconds)
     backoff = Backoff(most=settings.retry_backoff_max_seconds)
 
     @router.subscriber(
@@ -70,18 +106,21 @@ def ingestion_router(settings: Settings, store: Store) -> KafkaRouter:
         max_records=settings.batch_max_records,
         batch_timeout_ms=settings.batch_timeout_ms,
         auto_offset_reset="earliest",
-        ack_policy=AckPolicy.NACK_ON_ERROR,
+        ack_policy=AckPolicy.MANUAL,
         decoder=as_raw,
         title=f"{SERVICE}:on_records",
     )
-    async def on_records(messages: Delivered) -> None:
+    async def on_records(messages: Delivered, message: KafkaMessage) -> None:
         try:
-            await ingestor.ingest(messages)
+            plan = await ingestor.prepare(messages)
         except Exception:
-            # The store failed, not the input: pause, then let the nack rewind the batch.
-            # Without the pause an outage would spin the loop.
+            # The schemas could not be read: rewind, and pause so that an outage does not
+            # spin the loop.
+            rewind(message.consumer, messages)
             await asyncio.sleep(backoff.failed())
             raise
         backoff.succeeded()
+        offsets = next_offsets(messages)
+        await pipeline.submit(ingestor.attempts(plan), partial(commit, message.consumer, offsets))
 
     return router

@@ -1,8 +1,10 @@
 """One batch through ingestion: validate, store once, announce; Kafka commits afterwards.
 
 The ingestor knows neither Kafka nor SQL: it is given a store and a way to publish, so
-tests pass fakes in. It raises when the batch could not be stored, and the caller (the
-Kafka handler) then leaves the offsets uncommitted so the batch comes again.
+tests pass fakes in. A batch goes in two steps, so that one batch can be validated while
+the one before it is written (see ``pipeline``): ``prepare`` validates it and sorts it
+into a plan, ``store`` writes the plan and announces it. ``store`` raises when the batch
+could not be stored; the caller then commits no offsets for it and tries again.
 
 The batch's events are written to the store's outbox in the transaction that stores its
 rows. Once committed they are published, retried until the broker takes them (the same
@@ -24,13 +26,14 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Protocol
 
-from driftloop_contracts import Event, Record
+from driftloop_contracts import Event
 from driftloop_runtime import Message
 
 from .batch import Plan, Written, plan_batch
+from .check import Accepted, Schemas, judge
 from .retry import Backoff
-from .schemas import SchemaCache
-from .validation import Kind, Rejection, StreamSchema, validate
+from .schemas import Load, SchemaCache
+from .validation import Kind, Rejection, StreamSchema
 
 
 class Writer(Protocol):
@@ -62,6 +65,8 @@ Clock = Callable[[], float]
 
 logger = logging.getLogger("driftloop.ingestion")
 
+_CHUNK = 500  # messages validated between two turns of the event loop
+
 
 class Ingestor:
     def __init__(
@@ -89,9 +94,14 @@ class Ingestor:
         self._recover_limit = recover_limit
         self._clock = clock
         self._recovered_at: float | None = None
+        self._checks: Schemas | None = None
 
     async def ingest(self, messages: Sequence[Message]) -> list[Event]:
         """Store the batch's valid records once, count its rejects once; return what was sent."""
+        return await self.store(await self.prepare(messages))
+
+    async def prepare(self, messages: Sequence[Message]) -> Plan:
+        """The batch validated: its rows, its rejects and its batch ids."""
         now = self._clock()
         if self._recovered_at is None or now - self._recovered_at >= self._recover_every:
             self._recovered_at = now
@@ -101,7 +111,24 @@ class Ingestor:
                 # The batch's own announcement retries anyway; the sweep runs again later.
                 logger.exception("could not publish the outbox's stale events")
         verdicts, schemas = await self._validate(messages)
-        plan = plan_batch(messages, verdicts, schemas)
+        return plan_batch(messages, verdicts, schemas)
+
+    def attempts(self, plan: Plan) -> Callable[[], Awaitable[list[Event]]]:
+        """``store``, to be retried until it succeeds: each retry under new batch ids, as a
+        batch delivered again would be. A failed attempt may have committed unseen (the
+        connection lost during COMMIT), and its events, left in the outbox for the sweep,
+        announce its rows under the first ids: no two announcements may share one."""
+        tried = False
+
+        async def attempt() -> list[Event]:
+            nonlocal tried
+            current, tried = (plan.renumbered() if tried else plan), True
+            return await self.store(current)
+
+        return attempt
+
+    async def store(self, plan: Plan) -> list[Event]:
+        """Store the plan in one transaction, then announce it; return what was sent."""
         async with self._store.transaction() as writer:
             written = await writer.write(plan)
             events: list[Event] = [*written.events(plan)]
@@ -143,28 +170,38 @@ class Ingestor:
 
     async def _validate(
         self, messages: Sequence[Message]
-    ) -> tuple[list[Record | Rejection], Mapping[str, StreamSchema]]:
-        schemas = await self._schemas.get()
-        verdicts = [self._judge(m, schemas) for m in messages]
+    ) -> tuple[list[Accepted | Rejection], Schemas]:
+        schemas = await self._compiled(self._schemas.get)
+        verdicts: list[Accepted | Rejection] = []
+        for start in range(0, len(messages), _CHUNK):
+            verdicts += [self._judge(m, schemas) for m in messages[start : start + _CHUNK]]
+            # Let the batch being written meanwhile send its next statement to PostgreSQL.
+            await asyncio.sleep(0)
         if not any(_unknown_stream(verdict) for verdict in verdicts):
             return verdicts, schemas
         # A stream registered since the last read must be accepted now: read again, and
         # judge only the messages that named an unknown stream a second time.
-        schemas = await self._schemas.refresh()
+        schemas = await self._compiled(self._schemas.refresh)
         verdicts = [
             self._judge(m, schemas) if _unknown_stream(verdict) else verdict
             for m, verdict in zip(messages, verdicts, strict=True)
         ]
         return verdicts, schemas
 
-    def _judge(self, message: Message, schemas: Mapping[str, StreamSchema]) -> Record | Rejection:
+    async def _compiled(self, load: Load) -> Schemas:
+        schemas = await load()
+        if self._checks is None or self._checks.all is not schemas:
+            self._checks = Schemas(schemas)  # compiled once per read, not once per batch
+        return self._checks
+
+    def _judge(self, message: Message, schemas: Schemas) -> Accepted | Rejection:
         try:
-            return validate(message.value, schemas, self._max_bytes)
+            return judge(message.value, schemas, self._max_bytes)
         except Exception as exc:
             # A validator bug met by one message must not fail its batch forever.
             logger.exception("validation failed on %s:%d:%d", *message.position)
             return Rejection(Kind.UNCHECKABLE, None, f"validation failed: {exc!r}")
 
 
-def _unknown_stream(verdict: Record | Rejection) -> bool:
+def _unknown_stream(verdict: Accepted | Rejection) -> bool:
     return isinstance(verdict, Rejection) and verdict.kind is Kind.UNKNOWN_STREAM

@@ -1,11 +1,13 @@
 """Ingestion's SQL: stream schemas in; a batch's rows and rejects out, in one transaction.
 
-Rows are idempotent on (stream, record_id): the batch's new rows are found with one
-index lookup and COPYed straight into ``records``. Should another writer store some of
-them in between (two consumers overlapping across a rebalance), the COPY fails on the
-primary key and the batch goes through a staging table and ``INSERT ... ON CONFLICT DO
-NOTHING`` instead. Rejects are keyed by their Kafka position, so a redelivered message is
-counted once.
+Rows are idempotent on (stream, record_id): the batch's rows (the first of each id) are
+COPYed straight into ``records``, and the primary key refuses any that is stored already.
+Should it refuse one (a batch delivered again, a producer's duplicate, two consumers
+overlapping across a rebalance), the COPY is rolled back to a savepoint and the batch goes
+through a staging table and ``INSERT ... ON CONFLICT DO NOTHING`` instead. Looking the ids
+up first would spare that second pass on such batches, but it cost every batch about a
+fifth of PostgreSQL's time. Rejects are keyed by their Kafka position, so a redelivered
+message is counted once.
 
 The batch's events go into the outbox in the same transaction (``BatchWriter.enqueue``);
 ``published`` deletes them once the broker took them, and ``stale`` hands out those a crash
@@ -17,6 +19,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, get_args
+from uuid import UUID
 
 from psycopg import AsyncConnection, errors
 from psycopg_pool import AsyncConnectionPool
@@ -40,7 +43,6 @@ _EVENTS: dict[str, type[Event]] = {kind.topic: kind for kind in (RecordsIngested
 _REFUSALS = (errors.DataError, errors.IntegrityError, errors.ProgramLimitExceeded)
 
 _COLUMNS = "stream, record_id, event_time, features, label, batch_id"
-_EXISTING = "SELECT record_id FROM records WHERE stream = %s AND record_id = ANY(%s)"
 _COPY = f"COPY records ({_COLUMNS}) FROM STDIN"
 _STAGING = """
 CREATE TEMP TABLE IF NOT EXISTS ingestion_staging (
@@ -128,9 +130,9 @@ class BatchWriter:
     async def _store(self, rows: list[Row]) -> tuple[list[Row], list[Reject]]:
         """The rows that were new, and the rows PostgreSQL refused."""
         try:
-            return await self._savepoint(self._copy_new, rows), []
+            return await self._savepoint(self._copy, rows), []
         except errors.UniqueViolation:
-            pass  # another writer got there since the lookup: merge instead
+            pass  # some are stored already: merge instead
         except _REFUSALS:
             return await self._one_by_one(rows)
         try:
@@ -145,29 +147,24 @@ class BatchWriter:
         async with self._conn.transaction():
             return await write(rows)
 
-    async def _copy_new(self, rows: list[Row]) -> list[Row]:
-        existing: set[tuple[str, str]] = set()
-        for stream in {row.stream for row in rows}:
-            ids = [row.record_id for row in rows if row.stream == stream]
-            cur = await self._conn.execute(_EXISTING, (stream, ids))
-            existing.update((stream, record_id) for (record_id,) in await cur.fetchall())
+    async def _copy(self, rows: list[Row]) -> list[Row]:
+        """All the rows, if none is stored yet; raises ``UniqueViolation`` otherwise."""
         new: dict[tuple[str, str], Row] = {}
         for row in rows:  # the first of two with one id in a batch wins
-            key = (row.stream, row.record_id)
-            if key not in existing and key not in new:
-                new[key] = row
-        if new:
-            async with self._conn.cursor() as cur, cur.copy(_COPY) as copy:
-                for row in new.values():
-                    await copy.write_row(_values(row))
+            new.setdefault((row.stream, row.record_id), row)
+        ids = _UuidText()
+        async with self._conn.cursor() as cur, cur.copy(_COPY) as copy:
+            for row in new.values():
+                await copy.write_row(_values(row, ids))
         return list(new.values())
 
     async def _merge(self, rows: list[Row]) -> list[Row]:
         await self._conn.execute(_STAGING)
+        ids = _UuidText()
         async with self._conn.cursor() as cur:
             async with cur.copy(_COPY_STAGING) as copy:
                 for ord_, row in enumerate(rows):
-                    await copy.write_row((ord_, *_values(row)))
+                    await copy.write_row((ord_, *_values(row, ids)))
             await cur.execute(_MERGE)
             kept = set(await cur.fetchall())
         return [row for row in rows if (row.stream, row.record_id) in kept]
@@ -179,7 +176,7 @@ class BatchWriter:
         for row in rows:
             try:
                 async with self._conn.transaction():
-                    cur = await self._conn.execute(_INSERT_ONE, _values(row))
+                    cur = await self._conn.execute(_INSERT_ONE, _values(row, _UuidText()))
             except _REFUSALS as exc:
                 refusals.append(refusal(row, exc.diag.message_primary or type(exc).__name__))
                 continue
@@ -207,8 +204,17 @@ class BatchWriter:
         await self._conn.execute(_REJECT, columns)
 
 
-def _values(row: Row) -> tuple[Any, ...]:
-    return row.stream, row.record_id, row.event_time, row.features, row.label, row.batch_id
+def _values(row: Row, ids: _UuidText) -> tuple[Any, ...]:
+    return row.stream, row.record_id, row.event_time, row.features, row.label, ids[row.batch_id]
+
+
+class _UuidText(dict[UUID, str]):
+    """Batch ids as text, each converted once: psycopg's UUID dumper is Python, and dumping
+    one per row cost more than the rest of the row."""
+
+    def __missing__(self, batch_id: UUID) -> str:
+        text = self[batch_id] = str(batch_id)
+        return text
 
 
 def _text(value: str | None) -> str | None:
