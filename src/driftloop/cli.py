@@ -96,6 +96,39 @@ def up(
 
 
 @app.command()
+def demo(
+    count: Annotated[int, typer.Option(min=100, help="Records to play.")] = 7500,
+    rate: Annotated[float, typer.Option(min=1, help="Records per second (real time).")] = 50.0,
+    label_delay: Annotated[
+        float, typer.Option(min=0, help="Seconds before a record's label is given.")
+    ] = 1.0,
+    changes: Annotated[
+        str, typer.Option(help="Concept changes at these records: abrupt 'N' or gradual 'N:W'.")
+    ] = "2000,5000",
+    concepts: Annotated[str, typer.Option(help="Agrawal concept of each segment.")] = "0,2,0",
+    out: Annotated[Path, typer.Option(help="Where the plot and summary go.")] = Path(
+        ".driftloop/demo"
+    ),
+    home: Annotated[
+        Path | None, typer.Option(help="Stack home (default: a temporary one, removed after).")
+    ] = None,
+    training_replicas: Annotated[int, typer.Option(min=1, help="Training workers.")] = 2,
+) -> None:
+    """Run the whole loop on a drifting stream, nobody touching it: a live view, a summary
+    and an accuracy plot (PNG, HTML). The default run takes 3-4 minutes on 2 cores."""
+    from .demo import options_from, run_demo
+
+    try:
+        options = options_from(
+            count, rate, label_delay, changes, concepts, out, home, training_replicas
+        )
+    except ValueError as exc:
+        errors.print(str(exc))
+        raise typer.Exit(2) from None
+    raise typer.Exit(run_demo(options, console))
+
+
+@app.command()
 def status(home: Home = Path(".driftloop")) -> None:
     """Show each component of the running stack and whether it is healthy (exit 1 if not)."""
     from .processes import same_process
