@@ -130,8 +130,9 @@ async def test_every_record_is_published_unlabelled_scored_at_once_and_labelled_
     assert all(t.prediction is None and not t.correct for t in unscored)
     assert sum(driver.failures.values()) == len(unscored), driver.failures
     assert driver.failures["no model serves (HTTP 503)"] >= served[0].index
-    # Paced in real time: record i went out at i / rate seconds, or a little later.
-    assert 299 / 150 <= ticks[-1].at < 299 / 150 + 3.0
+    # Paced in real time: no record went out before its time, i / rate seconds (how much
+    # later is the machine's business, not a property to assert).
+    assert all(t.at >= t.index / 150 for t in ticks)
     # Each label came once, right, and not before label_delay after its record was sent.
     assert {rid: label for rid, (label, _) in fake.labels.items()} == {
         r["record_id"]: r["label"] for r in truth
