@@ -15,6 +15,7 @@ import signal
 import sys
 from collections.abc import AsyncIterator
 from typing import Any
+from uuid import uuid4
 
 import psycopg
 import pytest
@@ -47,9 +48,14 @@ def partition_of(trial_id: str) -> int:
     return int(DefaultPartitioner()(trial_id.encode(), list(range(PARTITIONS)), []))
 
 
-def settings(kafka: str, database_url: str, instance: str) -> driftloop_training.Settings:
+def settings(
+    kafka: str, database_url: str, instance: str, group: str | None = None
+) -> driftloop_training.Settings:
     return driftloop_training.Settings(
-        kafka_bootstrap_servers=kafka, database_url=SecretStr(database_url), instance=instance
+        kafka_bootstrap_servers=kafka,
+        database_url=SecretStr(database_url),
+        instance=instance,
+        consumer_group=group,
     )
 
 
@@ -149,7 +155,7 @@ async def test_two_replicas_share_the_trials_and_each_completes_once(
 
 @contextlib.asynccontextmanager
 async def replica_process(
-    kafka: str, database_url: str, instance: str
+    kafka: str, database_url: str, instance: str, group: str
 ) -> AsyncIterator[asyncio.subprocess.Process]:
     """``python -m driftloop_training`` as production runs it, logging to a pipe."""
     env = os.environ | {
@@ -157,6 +163,7 @@ async def replica_process(
         "DATABASE_URL": database_url,
         "PORT": str(free_port()),
         "DRIFTLOOP_INSTANCE": instance,
+        "DRIFTLOOP_CONSUMER_GROUP": group,
         "DRIFTLOOP_LOG_LEVEL": "INFO",
         "DRIFTLOOP_KAFKA_SESSION_TIMEOUT_MS": str(SESSION_TIMEOUT_MS),
         "DRIFTLOOP_KAFKA_HEARTBEAT_INTERVAL_MS": str(HEARTBEAT_MS),
@@ -193,7 +200,10 @@ async def test_a_replica_killed_mid_trial_loses_no_trial(kafka: str, database_ur
     slow = await add_trial(conn, seeded, "sklearn.random_forest", {"n_estimators": 250})
     await conn.close()
 
-    async with replica_process(kafka, database_url, "doomed") as doomed:
+    # A group of its own: no member left by another test on the shared broker can hold
+    # the partition the slow trial is on.
+    group = f"driftloop-training-{uuid4().hex[:8]}"
+    async with replica_process(kafka, database_url, "doomed", group) as doomed:
         await publish(kafka, [slow])
         await asyncio.wait_for(
             wait_for_line(doomed, f"trial {slow.trial_id} attempt 1", "started"), timeout=180
@@ -202,7 +212,7 @@ async def test_a_replica_killed_mid_trial_loses_no_trial(kafka: str, database_ur
         await doomed.wait()
     assert await statuses(database_url, [slow.trial_id]) == {slow.trial_id: ("requested", "")}
 
-    survivor = driftloop_training.create_app(settings(kafka, database_url, "survivor"))
+    survivor = driftloop_training.create_app(settings(kafka, database_url, "survivor", group))
     async with running_server(survivor):
 
         async def completed() -> bool:

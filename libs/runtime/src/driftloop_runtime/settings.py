@@ -49,10 +49,14 @@ class ServiceSettings(BaseSettings):
     def http_port(self) -> int:
         return self.port or self.default_port
 
+    # A consumer group of its own (DRIFTLOOP_CONSUMER_GROUP), e.g. for a blue/green pair
+    # of deployments or an isolated test; by default every replica of a service shares one.
+    consumer_group: str | None = None
+
     @property
     def group_id(self) -> str:
         """One consumer group per service, so its replicas share the partitions."""
-        return f"driftloop-{self.service}"
+        return self.consumer_group or f"driftloop-{self.service}"
 
 
 SettingsT = TypeVar("SettingsT", bound=ServiceSettings)
