@@ -7,11 +7,12 @@ from dataclasses import replace
 
 import pytest
 
-from driftloop_contracts import PromotionReason, Verdict
+from driftloop_contracts import PromotionReason, RollbackRequested, Verdict
 from driftloop_evaluation import gate, holdout
-from driftloop_evaluation.handlers import parse
+from driftloop_evaluation.handlers import CONSUMED
 from driftloop_evaluation.promotion import Pin, approval_blocker, rollback_problem
 from driftloop_learn import Dataset, HoldoutSize, Row, dump, run_trial, sha256
+from driftloop_runtime import Message, parse_event
 from driftloop_spec import ExperimentSpec
 
 SIZE = HoldoutSize(fraction=0.25)
@@ -221,7 +222,11 @@ def test_a_rollback_needs_a_model_to_go_back_to() -> None:
     )
 
 
+def parse(topic: str, value: bytes) -> object:
+    return parse_event(CONSUMED, Message(topic, 0, 0, value))
+
+
 def test_a_message_that_is_no_event_is_skipped() -> None:
     assert parse("driftloop.rollback.requested", b"not json") is None
     event = parse("driftloop.rollback.requested", b'{"stream": "s", "actor": "a"}')
-    assert event is not None and event.model_dump()["actor"] == "a"
+    assert isinstance(event, RollbackRequested) and event.actor == "a"

@@ -10,7 +10,7 @@ from .app import (
     serve,
 )
 from .outbox import Outbox, Send, Transaction
-from .raw import Message, as_raw, batch_schema
+from .raw import Message, as_raw, batch_schema, parse_event
 from .resources import Resources, StoreNotOpen
 from .settings import ServiceSettings, SettingsT
 
@@ -30,6 +30,7 @@ __all__ = [
     "create_broker",
     "create_service_app",
     "health_route",
+    "parse_event",
     "publisher",
     "serve",
 ]

@@ -3,11 +3,17 @@ messages FastStream could not parse (bytes that are not JSON, events of unknown 
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from faststream.kafka.message import KafkaMessage
-from pydantic import BaseModel, WithJsonSchema
+from pydantic import BaseModel, ValidationError, WithJsonSchema
+
+from driftloop_contracts import Event
+
+logger = logging.getLogger("driftloop")
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,6 +28,16 @@ class Message:
     @property
     def position(self) -> tuple[str, int, int]:
         return self.topic, self.partition, self.offset
+
+
+def parse_event(consumed: Mapping[str, type[Event]], message: Message) -> Event | None:
+    """The event ``message`` holds, read by its topic's type; None, with the reason logged,
+    when it is not a valid event, so one bad message cannot stall a consumer."""
+    try:
+        return consumed[message.topic].parse(message.value or b"")
+    except ValidationError as exc:
+        logger.error("skipping a message on %s that is not a valid event: %s", message.topic, exc)
+        return None
 
 
 async def as_raw(message: KafkaMessage) -> list[Message]:

@@ -24,7 +24,7 @@ from typing import Annotated
 from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 from faststream.kafka import KafkaRouter
 from faststream.middlewares import AckPolicy
-from pydantic import SkipValidation, ValidationError
+from pydantic import SkipValidation
 
 from driftloop_contracts import (
     DriftDetected,
@@ -33,7 +33,7 @@ from driftloop_contracts import (
     PredictionLogged,
     RecordsIngested,
 )
-from driftloop_runtime import Message, Resources, as_raw, batch_schema, publisher
+from driftloop_runtime import Message, Resources, as_raw, batch_schema, parse_event, publisher
 
 from .service import Drift
 from .settings import Settings
@@ -51,14 +51,6 @@ Delivered = Annotated[
     SkipValidation,
     batch_schema(*CONSUMED.values()),
 ]
-
-
-def parse(topic: str, value: bytes | None) -> Event | None:
-    try:
-        return CONSUMED[topic].parse(value or b"")
-    except ValidationError as exc:
-        logger.error("skipping a message on %s that is not a valid event: %s", topic, exc)
-        return None
 
 
 def create_router(resources: Resources[Settings], drift: Drift | None = None) -> KafkaRouter:
@@ -84,7 +76,7 @@ def create_router(resources: Resources[Settings], drift: Drift | None = None) ->
     )
     async def on_ingested_predictions_feedback(messages: Delivered) -> None:
         try:
-            events = [e for m in messages if (e := parse(m.topic, m.value)) is not None]
+            events = [e for m in messages if (e := parse_event(CONSUMED, m)) is not None]
             await drift.save_labels([e for e in events if isinstance(e, FeedbackReceived)])
             for event in events:
                 for found in await drift.handle(event):

@@ -21,10 +21,10 @@ from typing import Annotated, Any
 from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 from faststream.kafka import KafkaRouter
 from faststream.middlewares import AckPolicy
-from pydantic import SkipValidation, ValidationError
+from pydantic import SkipValidation
 
 from driftloop_contracts import ApprovalGiven, Event, ExperimentCompleted, RollbackRequested
-from driftloop_runtime import Message, Resources, as_raw, batch_schema, publisher
+from driftloop_runtime import Message, Resources, as_raw, batch_schema, parse_event, publisher
 
 from .control import on_approval, on_rollback
 from .decide import on_completed
@@ -45,14 +45,6 @@ Delivered = Annotated[
     SkipValidation,
     batch_schema(*CONSUMED.values()),
 ]
-
-
-def parse(topic: str, value: bytes | None) -> Event | None:
-    try:
-        return CONSUMED[topic].parse(value or b"")
-    except ValidationError as exc:
-        logger.error("skipping a message on %s that is not a valid event: %s", topic, exc)
-        return None
 
 
 async def handle(evaluation: Evaluation, event: Event) -> None:
@@ -96,7 +88,7 @@ def create_router(
     async def on_experiments_approvals_rollbacks(messages: Delivered) -> None:
         try:
             for message in messages:
-                if (event := parse(message.topic, message.value)) is not None:
+                if (event := parse_event(CONSUMED, message)) is not None:
                     await handle(evaluation, event)
         except Exception:
             logger.exception("handling a batch failed; it is read again")

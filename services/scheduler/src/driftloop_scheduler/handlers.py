@@ -19,7 +19,7 @@ from typing import Annotated, Any
 
 from faststream.kafka import KafkaRouter
 from faststream.middlewares import AckPolicy
-from pydantic import SkipValidation, ValidationError
+from pydantic import SkipValidation
 
 from driftloop_contracts import (
     DriftDetected,
@@ -32,7 +32,15 @@ from driftloop_contracts import (
     TrialFailed,
     TrialRequested,
 )
-from driftloop_runtime import Message, Outbox, Resources, as_raw, batch_schema, publisher
+from driftloop_runtime import (
+    Message,
+    Outbox,
+    Resources,
+    as_raw,
+    batch_schema,
+    parse_event,
+    publisher,
+)
 
 from .service import Scheduler
 from .settings import Settings
@@ -62,14 +70,6 @@ Delivered = Annotated[
 ]
 
 
-def parse(topic: str, value: bytes | None) -> Event | None:
-    try:
-        return CONSUMED[topic].parse(value or b"")
-    except ValidationError as exc:
-        logger.error("skipping a message on %s that is not a valid event: %s", topic, exc)
-        return None
-
-
 def create_router(
     resources: Resources[Settings], scheduler: Scheduler | None = None
 ) -> KafkaRouter:
@@ -97,7 +97,7 @@ def create_router(
     async def on_triggers_controls_trials(messages: Delivered) -> None:
         try:
             for message in messages:
-                if (event := parse(message.topic, message.value)) is not None:
+                if (event := parse_event(CONSUMED, message)) is not None:
                     await scheduler.handle(event)
         except Exception:
             await asyncio.sleep(RETRY_PAUSE)  # an outage must not spin the consumer
