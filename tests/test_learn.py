@@ -103,6 +103,32 @@ def test_every_family_trains_deterministically_and_survives_pickling(family: str
         assert set(loaded.predict(data.X)) <= {0, 1}  # river's True/False come back as 0/1
 
 
+@pytest.mark.parametrize("family", sorted(f for f in BUILTIN if f.startswith("sklearn.")))
+def test_scikit_learn_models_score_as_their_own_pipeline_does(family: str) -> None:
+    task: Task = "classification" if "classification" in BUILTIN[family].tasks else "regression"
+    model = BUILTIN[family].build({}, 7, task)
+    assert isinstance(model, driftloop_learn.SklearnModel)
+    model.fit(concept(300, 0.5))
+    rng = random.Random(3)
+    # Unseen categories, missing features (absent or None), unknown ones, bools and ints.
+    rows: list[dict[str, Value]] = [
+        {
+            "x": rng.choice([rng.random(), 1, True, None]),
+            "colour": rng.choice(["red", "blue", "green", None]),
+            **({"unknown": rng.random()} if rng.random() < 0.3 else {}),
+        }
+        for _ in range(200)
+    ]
+    rows.append({})
+    present = [{k: v for k, v in row.items() if v is not None} for row in rows]
+    assert model.predict(rows) == [p.item() for p in model.pipeline.predict(present)]
+    if task == "classification":
+        own = model.pipeline.predict_proba(present)
+        probabilities = model.predict_proba(rows)
+        assert probabilities is not None
+        assert [list(p.values()) for p in probabilities] == own.tolist()
+
+
 def test_a_trial_never_sees_the_holdout() -> None:
     # The holdout's labels are flipped: a model that trained on them would score worse.
     data = concept(400, 0.5)
