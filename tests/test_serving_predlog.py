@@ -8,6 +8,7 @@ import json
 from datetime import UTC, datetime
 
 from driftloop_contracts import PredictionLogged
+from driftloop_serving.ids import uuid4s
 from driftloop_serving.metrics import Metrics
 from driftloop_serving.predlog import Logged, PredictionLog
 
@@ -46,8 +47,10 @@ class Kafka:
 
 
 def test_the_encoded_event_is_the_contract_s_prediction_logged() -> None:
-    encoded = logged("orders", 7).encode()
+    [event_id] = uuid4s(1)
+    encoded = logged("orders", 7).encode(event_id)
     event = PredictionLogged.parse(encoded)
+    assert str(event.event_id) == event_id
     assert event.model_dump(exclude={"event_id"}) == {
         "occurred_at": AT,
         "causation_id": None,
@@ -74,6 +77,16 @@ async def test_predictions_go_out_per_stream_keyed_by_it() -> None:
         (PredictionLogged.topic, b"b", 1),
     ]
     assert sent(metrics) == 3
+
+
+async def test_every_logged_prediction_has_an_event_id_of_its_own() -> None:
+    kafka = Kafka()
+    log = PredictionLog(kafka, Metrics(), capacity=1000, batch_size=500)
+    log.append([logged("a", i) for i in range(500)])
+    await log.flush()
+    ids = [PredictionLogged.parse(v).event_id for _, _, values in kafka.batches for v in values]
+    assert len(set(ids)) == 500
+    assert {event_id.version for event_id in ids} == {4}
 
 
 async def test_a_full_queue_counts_what_it_could_not_take() -> None:

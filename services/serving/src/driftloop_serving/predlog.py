@@ -17,13 +17,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from uuid import uuid4
 
 from pydantic_core import to_json
 
 from driftloop_contracts import PredictionLogged
 from driftloop_learn import Features, Value
 
+from .ids import uuid4s
 from .metrics import Metrics
 
 logger = logging.getLogger("driftloop.serving.log")
@@ -46,11 +46,11 @@ class Logged:
     probability: float | None
     at: datetime
 
-    def encode(self) -> bytes:
+    def encode(self, event_id: str) -> bytes:
         """The event as ``PredictionLogged`` serialises it (a test holds the two together),
         without building the model: every field was checked on the way in."""
         event: dict[str, Any] = {
-            "event_id": str(uuid4()),
+            "event_id": event_id,
             "occurred_at": self.at,
             "causation_id": None,
             "schema_version": _VERSION,
@@ -116,8 +116,8 @@ class PredictionLog:
             logger.warning("prediction log recovered; %d were not logged", self._lost_since_warning)
             self._lost_since_warning = 0
         by_stream: dict[str, list[bytes]] = {}
-        for entry in taken:
-            by_stream.setdefault(entry.stream, []).append(entry.encode())
+        for entry, event_id in zip(taken, uuid4s(len(taken)), strict=True):
+            by_stream.setdefault(entry.stream, []).append(entry.encode(event_id))
         for stream, values in by_stream.items():
             await self._send(stream, values)
 
