@@ -20,7 +20,6 @@ from typing import Any
 import psycopg
 import pytest
 from pydantic import SecretStr
-from rich.console import Console
 from typer.testing import CliRunner, Result
 
 import driftloop_serving
@@ -57,7 +56,7 @@ class Stack:
 
 @pytest.fixture(autouse=True)
 def wide(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(cli, "console", Console(width=400))
+    monkeypatch.setattr(cli.console, "width", 400)
 
 
 @pytest.fixture

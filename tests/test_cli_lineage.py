@@ -17,7 +17,6 @@ from typing import Any
 import psycopg
 import pytest
 from psycopg.types.json import Jsonb
-from rich.console import Console
 from river.datasets import synth
 from typer.testing import CliRunner
 
@@ -182,7 +181,7 @@ def chain(database_url: str) -> Chain:
 @pytest.fixture
 def wide(monkeypatch: pytest.MonkeyPatch) -> None:
     # Hashes and ids stay on one line, so the assertions read whole values.
-    monkeypatch.setattr(cli, "console", Console(width=1000))
+    monkeypatch.setattr(cli.console, "width", 1000)
 
 
 def test_lineage_prints_every_link_of_the_chain(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import psycopg
 import pytest
-from rich.console import Console
 from typer.testing import CliRunner
 
 from driftloop import cli
@@ -18,7 +17,7 @@ runner = CliRunner()
 
 @pytest.fixture(autouse=True)
 def wide(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(cli, "console", Console(width=400))
+    monkeypatch.setattr(cli.console, "width", 400)
 
 
 @pytest.mark.parametrize("family", ["sklearn.random_forest", "river.hoeffding_tree"])
