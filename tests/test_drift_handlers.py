@@ -6,6 +6,7 @@ test builds real reports.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -39,16 +40,28 @@ CHANGE, LENGTH = 1500, 3000
 
 @dataclass
 class FakeReports:
-    """Renders a tiny page, or fails when told to; keeps what it was asked to compare."""
+    """Renders a tiny page, or fails when told to; keeps what it was asked to compare.
+    While ``hold`` is clear a render waits for it (at most ``HOLD_SECONDS``), as a slow
+    evidently would."""
 
     fail: bool = False
     asked: list[Windows] = field(default_factory=list)
+    hold: threading.Event = field(default_factory=threading.Event)
+    done: int = 0
+
+    def __post_init__(self) -> None:
+        self.hold.set()
 
     def render(self, windows: Windows, spec: ExperimentSpec) -> bytes:
         self.asked.append(windows)
+        self.hold.wait(HOLD_SECONDS)
+        self.done += 1
         if self.fail:
             raise RuntimeError("evidently fell over")
         return f"<html>{spec.stream}: {len(windows.current)} rows</html>".encode()
+
+
+HOLD_SECONDS = 10.0
 
 
 @dataclass
@@ -113,7 +126,7 @@ def agrawal(stream: str, change: int | None = CHANGE) -> list[dict[str, Any]]:
 
 @pytest.fixture
 async def harness(database_url: str) -> AsyncIterator[Harness]:
-    settings = Settings(database_url=SecretStr(database_url))
+    settings = Settings(database_url=SecretStr(database_url), report_delay_seconds=0)
     resources, reports = Resources(settings), FakeReports()
     drift = Drift(settings, render=reports.render)
     broker = KafkaBroker()
@@ -142,19 +155,22 @@ async def test_a_batch_with_a_change_publishes_one_alarm_stored_with_its_report(
     for start in range(0, LENGTH, 1000):
         await harness.publish(await harness.store("agrawal", rows[start : start + 1000]))
 
+    await harness.drift.settle()
+
     (event,) = harness.published
     assert (event.stream, event.source, event.detector) == ("agrawal", "errors", "adwin")
-    assert event.report_uri is not None
-    ((event_id, evidence),) = await harness.query("SELECT event_id, evidence FROM drift_events")
+    ((event_id, evidence, uri),) = await harness.query(
+        "SELECT event_id, evidence, report_uri FROM drift_events"
+    )
     assert event_id == str(event.event_id)
     assert evidence["alarm_record_id"] == "agrawal-000001567"
     ((media_type, html),) = await harness.query(
         "SELECT media_type, bytes FROM artifacts WHERE sha256 = %s",
-        event.report_uri.removeprefix("driftloop://artifacts/"),
+        uri.removeprefix("driftloop://artifacts/"),
     )
     (windows,) = harness.reports.asked
     assert media_type == "text/html" and bytes(html).startswith(b"<html>agrawal: ")
-    assert evidence["report"] == {"sha256": event.report_uri[-64:], **windows.summary()}
+    assert evidence["report"] == {"sha256": uri[-64:], **windows.summary()}
     assert windows.kind == "before_change"
     assert len(windows.current) == evidence["values_after"]
     assert harness.drift.status()["agrawal"] == {
@@ -179,11 +195,64 @@ async def test_a_failed_report_still_raises_the_alarm_without_a_link(harness: Ha
     await harness.register("agrawal")
 
     await harness.publish(await harness.store("agrawal", agrawal("agrawal")))
+    await harness.drift.settle()
 
     (event,) = harness.published
     assert event.report_uri is None
-    ((evidence,),) = await harness.query("SELECT evidence FROM drift_events")
+    ((evidence, uri),) = await harness.query("SELECT evidence, report_uri FROM drift_events")
+    assert uri is None
     assert evidence["report"] == {"error": "RuntimeError: evidently fell over"}
+
+
+async def test_the_alarm_goes_out_before_its_slow_report_is_built(harness: Harness) -> None:
+    harness.reports.hold.clear()  # evidently is still at work
+    await harness.register("agrawal")
+
+    await harness.publish(await harness.store("agrawal", agrawal("agrawal")))
+
+    (event,) = harness.published
+    assert harness.reports.done == 0, "the alarm waited for its report"
+    ((evidence, uri),) = await harness.query("SELECT evidence, report_uri FROM drift_events")
+    assert (event.report_uri, uri, evidence["report"]) == (None, None, {"pending": True})
+    harness.reports.hold.set()
+    await harness.drift.settle()
+    ((evidence, uri),) = await harness.query("SELECT evidence, report_uri FROM drift_events")
+    assert uri is not None and evidence["report"]["sha256"] == uri[-64:]
+
+
+async def test_a_report_the_service_stopped_before_building_says_so(harness: Harness) -> None:
+    harness.reports.hold.clear()  # evidently is still at work when the service stops
+    await harness.register("agrawal")
+    await harness.publish(await harness.store("agrawal", agrawal("agrawal")))
+
+    await harness.drift.stop()
+    harness.reports.hold.set()
+
+    ((evidence, uri),) = await harness.query("SELECT evidence, report_uri FROM drift_events")
+    assert uri is None
+    assert evidence["report"] == {"error": "not built: the drift service stopped first"}
+
+
+async def test_the_report_reads_labels_given_as_feedback(harness: Harness) -> None:
+    await harness.register("agrawal")
+    rows = agrawal("agrawal")[:100]
+    await harness.store("agrawal", [{**r, "label": None} for r in rows])
+    for r in rows[50:]:
+        feedback = FeedbackReceived(stream="agrawal", record_id=r["record_id"], label=r["label"])
+        await harness.publish(feedback)
+
+    async with await psycopg.AsyncConnection.connect(harness.database_url) as conn:
+        windows = await store.report_windows(
+            conn,
+            "agrawal",
+            change=rows[50]["record_id"],
+            alarm=rows[99]["record_id"],
+            champion=None,
+            rows=5000,
+        )
+
+    assert [y for _, y in windows.current] == [r["label"] for r in rows[99:49:-1]]
+    assert [y for _, y in windows.reference] == [None] * 50
 
 
 async def test_a_message_that_is_no_event_is_skipped_and_the_next_is_read(
@@ -235,6 +304,39 @@ async def test_the_champions_predictions_joined_to_feedback_raise_the_alarm(
     assert (evidence["errors_of"], evidence["alarm_record_id"]) == ("m-1", "agrawal-000001535")
 
 
+async def test_the_report_on_the_champions_errors_holds_the_records_from_change_to_alarm(
+    harness: Harness,
+) -> None:
+    # Records come unlabelled; labels come later as feedback, as in production.
+    await harness.register("agrawal")
+    rows = agrawal("agrawal", change=None)
+    await harness.store("agrawal", [{**r, "label": None} for r in rows])
+    for i, row in enumerate(rows):
+        wrong = i >= CHANGE and i % 2 == 0
+        await harness.publish(
+            PredictionLogged(
+                stream="agrawal",
+                record_id=row["record_id"],
+                model_id="m-1",
+                model_version=1,
+                features=row["features"],
+                prediction=1 - row["label"] if wrong else row["label"],
+            )
+        )
+        await harness.publish(
+            FeedbackReceived(stream="agrawal", record_id=row["record_id"], label=row["label"])
+        )
+    await harness.drift.settle()
+
+    ((evidence,),) = await harness.query("SELECT evidence FROM drift_events")
+    first, last = (
+        int(evidence[k].rsplit("-", 1)[1]) for k in ("change_record_id", "alarm_record_id")
+    )
+    (windows,) = harness.reports.asked
+    assert [y for _, y in windows.current] == [r["label"] for r in rows[last : first - 1 : -1]]
+    assert evidence["report"]["current_rows"] == last - first + 1
+
+
 async def test_with_a_champion_the_report_compares_against_its_training_window(
     harness: Harness,
 ) -> None:
@@ -252,8 +354,8 @@ async def test_with_a_champion_the_report_compares_against_its_training_window(
         windows = await store.report_windows(
             conn,
             "agrawal",
-            change=datetime.fromisoformat(rows[90]["event_time"]),
-            alarm=datetime.fromisoformat(rows[99]["event_time"]),
+            change=rows[90]["record_id"],
+            alarm=rows[99]["record_id"],
             champion="m-1",
             rows=5000,
         )
@@ -261,8 +363,8 @@ async def test_with_a_champion_the_report_compares_against_its_training_window(
         fallback = await store.report_windows(
             conn,
             "agrawal",
-            change=datetime.fromisoformat(rows[90]["event_time"]),
-            alarm=datetime.fromisoformat(rows[99]["event_time"]),
+            change=rows[90]["record_id"],
+            alarm=rows[99]["record_id"],
             champion=None,
             rows=5000,
         )

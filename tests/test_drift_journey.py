@@ -145,7 +145,7 @@ async def test_one_abrupt_change_gives_one_alarm_and_a_steady_stream_none(
     for stream in (drifting, steady):
         await register(database_url, stream, hook)
     settings = driftloop_drift.Settings(
-        kafka_bootstrap_servers=kafka, database_url=SecretStr(database_url)
+        kafka_bootstrap_servers=kafka, database_url=SecretStr(database_url), report_delay_seconds=0
     )
     broker = KafkaBroker(kafka)
     await broker.start()
@@ -168,6 +168,18 @@ async def test_one_abrupt_change_gives_one_alarm_and_a_steady_stream_none(
 
             await eventually(all_seen, timeout=180, what="drift to read both streams")
             await eventually(alerted, timeout=30, what="the drift alert")
+
+            async def reported() -> bool:
+                async with await psycopg.AsyncConnection.connect(database_url) as conn:
+                    cur = await conn.execute(
+                        "SELECT 1 FROM drift_events WHERE stream = %s"
+                        " AND evidence->'report' ? 'sha256'",
+                        (drifting,),
+                    )
+                    return await cur.fetchone() is not None
+
+            # evidently is built after the alarm, and takes its time to import.
+            await eventually(reported, timeout=180, what="the drift report")
             status = (await client.get("/streams")).json()
     finally:
         await broker.stop()
@@ -177,13 +189,13 @@ async def test_one_abrupt_change_gives_one_alarm_and_a_steady_stream_none(
     (event,) = events
     async with await psycopg.AsyncConnection.connect(database_url) as conn:
         cur = await conn.execute(
-            "SELECT event_id, evidence FROM drift_events WHERE stream = ANY(%s)",
+            "SELECT event_id, evidence, report_uri FROM drift_events WHERE stream = ANY(%s)",
             ([drifting, steady],),
         )
-        ((event_id, evidence),) = await cur.fetchall()
+        ((event_id, evidence, report_uri),) = await cur.fetchall()
         cur = await conn.execute(
             "SELECT media_type, size FROM artifacts WHERE sha256 = %s",
-            (event.report_uri.removeprefix("driftloop://artifacts/") if event.report_uri else "",),
+            (report_uri.removeprefix("driftloop://artifacts/") if report_uri else "",),
         )
         report = await cur.fetchone()
 
@@ -200,3 +212,5 @@ async def test_one_abrupt_change_gives_one_alarm_and_a_steady_stream_none(
     assert [(a["kind"], a["stream"], signed) for a, signed in alerts.received] == [
         ("drift", drifting, True)
     ]
+    # The alarm went out before its report was built; the report's link is on its row.
+    assert event.report_uri is None

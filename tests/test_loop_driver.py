@@ -188,6 +188,25 @@ async def test_a_first_experiment_without_a_model_is_asked_again_with_more_label
     assert ticks[-1].model_id == "m-1"
 
 
+@pytest.mark.journey
+async def test_labels_serving_keeps_refusing_are_given_up_and_the_run_ends(kafka: str) -> None:
+    fake = FakeServing()
+    fake.model = True
+
+    async def refused(request: Request) -> JSONResponse:
+        return JSONResponse({"detail": "store unreachable"}, 503)
+
+    fake.feedback = refused  # type: ignore[method-assign]
+    chosen = config(count=50, rate=100, label_delay=0.1)
+    async with running_server(fake.app()) as url:
+        driver = LoopDriver(chosen, bootstrap_servers=kafka, serving_url=url, label_patience=1.0)
+        # Retried for ever, the run would never end: it is stopped well after its patience.
+        ticks = await asyncio.wait_for(driver.run(), timeout=60)
+    assert len(ticks) == 50
+    assert (driver.labels_sent, driver.labels_given_up) == (0, 50)
+    assert driver.labels_retried > 0
+
+
 def ticks_of(correct: list[bool]) -> list[Tick]:
     return [
         Tick(i, i / 10, 1 if ok else 0, 1, ok, "m", 1 if ok else None)

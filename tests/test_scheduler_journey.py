@@ -576,3 +576,122 @@ async def test_a_time_window_snapshots_the_labelled_records_in_its_span(h: Harne
     assert datetime.fromisoformat(definition["since"]) == since
     await h.train(only, 0.8)
     await h.completed(stream)
+
+
+async def add_rows(h: Harness, stream: str, rows: list[Row], *, after: int) -> None:
+    """Labelled records arriving after the ``after`` already stored (one a second)."""
+    async with await psycopg.AsyncConnection.connect(h.database_url) as conn:
+        async with conn.cursor() as cur:
+            await cur.executemany(
+                "INSERT INTO records (stream, record_id, event_time, features, label)"
+                " VALUES (%s, %s, %s, %s, %s)",
+                [
+                    (
+                        stream,
+                        r.record_id,
+                        START + timedelta(seconds=after + i),
+                        Jsonb(r.features),
+                        Jsonb(r.label),
+                    )
+                    for i, r in enumerate(rows)
+                ],
+            )
+        await conn.commit()
+
+
+async def placed(h: Harness, alarm: DriftDetected, change_record: str) -> None:
+    """The drift event's row, as the drift service stores it before publishing the alarm."""
+    await h.execute(
+        "INSERT INTO drift_events (event_id, stream, source, detector, statistic, severity,"
+        " window_start, window_end, evidence) VALUES (%s, %s, 'errors', 'adwin', 0.4, 'high',"
+        " now(), now(), %s)",
+        str(alarm.event_id),
+        alarm.stream,
+        Jsonb({"change_record_id": change_record}),
+    )
+
+
+async def snapshot_rows(h: Harness, snapshot_hash: str) -> list[str]:
+    [(content,)] = await h.query("SELECT bytes FROM artifacts WHERE sha256 = %s", snapshot_hash)
+    return [row.record_id for row in Dataset.from_bytes(bytes(content)).rows]
+
+
+async def test_a_drift_learns_the_records_since_its_change_then_refits_on_a_full_window(
+    h: Harness,
+) -> None:
+    # 300 records of one concept, then the change: 50 labelled records of a new one.
+    stream = await new_stream(h)
+    new = labelled(250, flipped=True, seed=9)
+    await add_rows(h, stream, new[:50], after=300)
+    alarm = drift(stream)
+    await placed(h, alarm, new[0].record_id)
+    await h.send(alarm)
+    await eventually(lambda: h.handled(alarm), what="the alarm to be handled")
+
+    # Too few labels of the new concept to learn from yet: the experiment waits for them.
+    [(status,)] = await h.query("SELECT status FROM experiments WHERE stream = %s", stream)
+    assert status == "pending" and h.published.of(TrialRequested, stream) == []
+    await add_rows(h, stream, new[50:110], after=350)
+    first = await h.requested(stream, 2)
+    assert await snapshot_rows(h, first[0].snapshot_hash) == [r.record_id for r in new[:110]]
+    [(definition,)] = await h.query(
+        "SELECT window_definition FROM snapshots WHERE hash = %s", first[0].snapshot_hash
+    )
+    assert definition["rows"] == 110 and definition["after_seq"] == definition["seq_low"] - 1
+    # Short of its window (200): one round of trials gives the quick model, then it ends.
+    [(budget,)] = await h.query("SELECT budget_trials FROM experiments WHERE stream = %s", stream)
+    assert budget == 2
+    for request in first:
+        await h.train(request, 0.8)
+    assert (await h.completed(stream)).trials_run == 2
+    # Its model, registered as evaluation would: good on the new concept, but a stop-gap.
+    quick = await add_model(h, stream, 1, new[:110])
+    await h.execute("UPDATE models SET trial_id = %s WHERE id = %s", first[0].trial_id, quick)
+
+    # Once the window (200) holds only records since the change, the experiment runs again,
+    # and trains: the quick model is not taken for a concept that came back.
+    await add_rows(h, stream, new[110:], after=410)
+    refit_id = str(uuid5(NAMESPACE_URL, f"driftloop:refit:{alarm.event_id}"))
+    again = [r for r in await h.requested(stream, 4) if r.experiment_id == refit_id]
+    assert await snapshot_rows(h, again[0].snapshot_hash) == [r.record_id for r in new[50:]]
+    [(trigger, ref, by)] = await h.query(
+        "SELECT trigger, trigger_ref, requested_by FROM experiments WHERE id = %s", refit_id
+    )
+    assert (trigger, ref, by) == ("drift", str(alarm.event_id), "scheduler")
+    for request in again:
+        await h.train(request, 0.9)
+    for request in (await h.requested(stream, 6))[4:]:
+        await h.train(request, 0.9)
+
+    async def refitted() -> ExperimentCompleted | None:
+        ends = h.published.of(ExperimentCompleted, stream)
+        return next((e for e in ends if e.experiment_id == refit_id), None)
+
+    done = await eventually(refitted, timeout=30, what="the refit to complete")
+    assert done.status == ExperimentStatus.COMPLETED
+    # Full now: no refit of the refit.
+    assert len(await h.query("SELECT id FROM experiments WHERE stream = %s", stream)) == 2
+
+
+async def test_a_recurring_concept_is_answered_from_the_first_labels_since_the_change(
+    h: Harness,
+) -> None:
+    stream = await new_stream(h)
+    recurring = await add_model(h, stream, 1, labelled(300, flipped=True, seed=5))
+    champion = await add_model(h, stream, 2, labelled(300, seed=6))
+    await h.execute(
+        "INSERT INTO serving_history (stream, model_id, reason, actor)"
+        " VALUES (%s, %s, 'first_model', 'test')",
+        stream,
+        champion,
+    )
+    back = labelled(60, flipped=True, seed=10)  # fewer than the 100 a new concept waits for
+    await add_rows(h, stream, back, after=300)
+    alarm = drift(stream)
+    await placed(h, alarm, back[0].record_id)
+    await h.send(alarm)
+    completed = await h.completed(stream)
+
+    assert (completed.candidate_model_id, completed.trials_run) == (recurring, 0)
+    assert completed.snapshot_hash is not None
+    assert await snapshot_rows(h, completed.snapshot_hash) == [r.record_id for r in back]

@@ -13,6 +13,7 @@ from driftloop_scheduler.snapshot import (
     Selection,
     holdout_of,
     selection,
+    short_of,
     take,
     too_small,
 )
@@ -55,6 +56,21 @@ def test_selection_follows_the_window_kind() -> None:
     assert selection(Window(since=since), NOW, 10_000) == Selection(10_000, since, None)
 
 
+def test_a_drift_selects_the_window_from_its_change_on() -> None:
+    chosen = selection(Window(last_labelled=300), NOW, 10_000, change=1200)
+    assert chosen == Selection(300, after_seq=1199)
+    timed = selection(Window(last=timedelta(hours=6)), NOW, 10_000, change=7)
+    assert timed == Selection(10_000, NOW - timedelta(hours=6), NOW, after_seq=6)
+
+
+def test_a_drift_waits_for_enough_labels_since_its_change_or_a_full_smaller_window() -> None:
+    since_change = Selection(300, after_seq=1199)
+    assert short_of(since_change, 40, 100) == 60
+    assert short_of(since_change, 100, 100) is None
+    assert short_of(Selection(80, after_seq=1199), 70, 100) == 10  # the window is the most
+    assert short_of(Selection(300), 10, 100) is None  # no change: nothing to wait for
+
+
 def test_too_few_rows_or_too_small_a_holdout_is_refused_with_the_reason() -> None:
     fifth = Holdout(fraction=0.2)
     assert too_small(49, fifth, 50) == (
@@ -84,6 +100,8 @@ def test_a_snapshot_is_its_rows_bytes_with_their_hash_and_a_definition() -> None
     timed = take(window, spec(window={"last": "6h"}), Selection(500, NOW, NOW))
     assert timed.definition["kind"] == "duration"
     assert timed.definition["since"] == NOW.isoformat()
+    since = take(window, spec(window={"last_labelled": 200}), Selection(200, after_seq=99))
+    assert since.definition["after_seq"] == 99
 
 
 def test_the_holdout_is_the_newest_rows() -> None:

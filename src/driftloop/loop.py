@@ -35,7 +35,10 @@ from .synthetic import Change, records
 
 PREDICT_TIMEOUT = 2.0  # seconds: a later answer is a miss, as for a caller that gave up
 FEEDBACK_EVERY = 0.1  # seconds between batches of due labels
-BOOTSTRAP_EVERY = 1.0  # seconds between looks at whether a first experiment is needed
+BOOTSTRAP_EVERY = 0.25  # seconds between looks at whether a first experiment is needed
+# Seconds past its due time a label is still retried: serving may restart, but a label it
+# never takes must not keep the driver running after the stream.
+LABEL_PATIENCE = 30.0
 MAX_LABELS = 1000  # per /feedback request: serving's default max_batch
 ACTOR = "loop-driver"
 UNFINISHED = ("pending", "running", "paused")
@@ -83,6 +86,7 @@ class LoopDriver:
         admin_url: str | None = None,
         admin_token: str | None = None,
         warmup: int = 300,
+        label_patience: float = LABEL_PATIENCE,
     ) -> None:
         if config.rate <= 0:
             raise ValueError("rate must be positive: the loop plays the stream in real time")
@@ -92,11 +96,13 @@ class LoopDriver:
         self.admin_url = admin_url
         self.admin_token = admin_token
         self.warmup = warmup
+        self.label_patience = label_patience
         self.started: datetime | None = None  # wall clock at the first record
         self.sent = 0  # records published
         self.unpublished = 0  # of those, how many Kafka did not take
         self.labels_sent = 0
         self.labels_retried = 0  # labels whose request failed, sent again
+        self.labels_given_up = 0  # labels still refused ``label_patience`` after their time
         self.failures: Counter[str] = Counter()  # why records were not scored
         self.requested: list[str] = []  # first experiments the driver asked for
         self.bootstrap_errors: list[str] = []  # why asking for one failed
@@ -228,8 +234,9 @@ class LoopDriver:
         tick(Tick(index, at, prediction, label, correct, *(model or (None, None))))
 
     async def _send_labels(self, client: httpx.AsyncClient) -> None:
-        """Every FEEDBACK_EVERY, the labels now due, as one batch; a failed batch is retried.
-        Ends once every record was published and every label given."""
+        """Every FEEDBACK_EVERY, the labels now due, as one batch; a failed batch is retried
+        until ``label_patience`` past its labels' time, then given up. Ends once every record
+        was published and every label given or given up."""
         while self._labels or not self._published.is_set():
             await asyncio.sleep(FEEDBACK_EVERY)
             now = time.monotonic() - self._clock
@@ -246,8 +253,10 @@ class LoopDriver:
                 response.raise_for_status()
                 self.labels_sent += len(labels)
             except httpx.HTTPError:
-                self.labels_retried += len(labels)
-                self._labels.extendleft(reversed(due))
+                again = [label for label in due if now - label[0] < self.label_patience]
+                self.labels_given_up += len(due) - len(again)
+                self.labels_retried += len(again)
+                self._labels.extendleft(reversed(again))
 
     async def _bootstrap(self, admin: httpx.AsyncClient) -> None:
         """Ask for a first experiment while no model serves: after ``warmup`` labels, and

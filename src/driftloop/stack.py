@@ -30,7 +30,7 @@ from .topics import ensure_topics_sync
 
 SERVICES = ("ingestion", "drift", "scheduler", "training", "evaluation", "serving")
 STATE_FILE = "stack.json"
-HEALTH_TIMEOUT = 60.0
+HEALTH_TIMEOUT = 180.0  # importing the ML libraries takes minutes on a loaded 2-core machine
 STABLE_AFTER = 60.0  # a service up this long has its restart backoff forgotten
 
 

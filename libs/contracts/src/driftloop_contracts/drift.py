@@ -38,5 +38,12 @@ class DriftDetected(Event):
     window_end: AwareDatetime
     records_seen: int = Field(ge=0, description="Records of the stream the detector had seen.")
     severity: Severity
-    report_uri: str | None = Field(default=None, description="The evidently HTML report.")
+    report_uri: str | None = Field(
+        default=None,
+        description=(
+            "The evidently HTML report, if the producer had it. The drift service publishes"
+            " the alarm first and builds the report after it: its link is then stored with"
+            " the drift event (drift_events.report_uri)."
+        ),
+    )
     model_id: str | None = Field(default=None, description="Champion at the time, if any.")

@@ -1,9 +1,14 @@
 """The drift service's steps, between the Kafka handlers and the pure monitors.
 
 For each stream: read what arrived from the store, feed the stream's monitor, and turn
-each alarm into a report, a ``drift_events`` row, an alert and the event the handler
-publishes. The report is best effort: when it fails the alarm goes out without a link,
-and the failure is logged and kept in the evidence.
+each alarm into a ``drift_events`` row, an alert and the event the handler publishes,
+then a report. The alarm does not wait for the report: evidently takes seconds of CPU
+(tens on a busy machine, the first time), and every second the loop waits a stale model
+keeps serving. The report is built in the background ``report_delay_seconds`` after the
+alarm, once the loop's answer to it (snapshot, trials, gate) has had the machine, and its
+link and what it compared are added to the drift event's row (``report_uri``,
+``evidence.report``). It is best effort: when it fails, the failure is logged and kept in
+the evidence.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from driftloop_contracts import (
     PredictionLogged,
     RecordsIngested,
 )
-from driftloop_runtime import Resources
+from driftloop_runtime import REFUSALS, Resources
 from driftloop_spec import ExperimentSpec, SpecError, validate_spec
 from driftloop_store import Pool
 
@@ -37,6 +42,7 @@ from .settings import Settings
 
 logger = logging.getLogger("driftloop.drift")
 
+UNBUILT = "not built: the drift service stopped first"
 # Events remembered to skip a redelivered one: a detector must not see a value twice.
 _REMEMBERED = 100_000
 
@@ -62,6 +68,7 @@ class Drift:
         self._hooks: tuple[Hook, ...] = ()
         self._streams: dict[str, Watched] = {}
         self._handled: OrderedDict[UUID, None] = OrderedDict()
+        self._reports: dict[asyncio.Task[None], UUID] = {}  # to build, with their alarm
 
     def bind(self, resources: Resources[Settings]) -> None:
         self._resources = resources
@@ -78,17 +85,49 @@ class Drift:
         await self._notifier.start()
 
     async def stop(self) -> None:
+        # A report is for people: none is worth holding a stop, but its row says why not.
+        unbuilt = list(self._reports.values())
+        for task in self._reports:
+            task.cancel()
+        await self.settle()
+        if unbuilt:
+            try:
+                async with self.pool.connection() as conn:
+                    await store.abandon_reports(conn, unbuilt, UNBUILT)
+            except Exception:
+                logger.exception("reports of drift events %s not marked unbuilt", unbuilt)
         if self._notifier is not None:
             await self._notifier.stop()
+
+    async def settle(self) -> None:
+        """Wait for the reports still to be built, and their rows updated."""
+        while self._reports:
+            await asyncio.gather(*self._reports, return_exceptions=True)
 
     def status(self) -> dict[str, Any]:
         return {stream: w.monitor.status() for stream, w in sorted(self._streams.items())}
 
     async def save_labels(self, feedback: list[FeedbackReceived]) -> None:
-        """Store labels given as feedback, before they are fed: experiments train on them."""
-        if feedback:
-            async with self.pool.connection() as conn:
-                await store.save_labels(conn, feedback)
+        """Store labels given as feedback, before they are fed: experiments train on them.
+        A label the store refuses (NaN, say) is logged and left out; the others are kept."""
+        if not feedback:
+            return
+        async with self.pool.connection() as conn:
+            try:
+                async with conn.transaction():
+                    await store.save_labels(conn, feedback)
+                return
+            except REFUSALS:
+                pass  # one at a time, to keep all but the refused
+            for label in feedback:
+                try:
+                    async with conn.transaction():
+                        await store.save_labels(conn, [label])
+                except REFUSALS as exc:
+                    logger.error(
+                        "label of %s %s (event %s) not stored: the store refused it: %s",
+                        *(label.stream, label.record_id, label.event_id, exc),
+                    )
 
     async def handle(self, event: Event) -> list[DriftDetected]:
         """Feed one event to its stream's monitor, once however often it is delivered;
@@ -165,11 +204,10 @@ class Drift:
         found = alarm.detection
         if found.source == DriftSource.ERRORS and found.series != SENTINEL:
             champion = found.series  # the model whose errors rose
-        uri, report = await self._report(watched.spec, found, champion)
-        event = drift_event(cause, watched.spec.stream, alarm, champion=champion, report_uri=uri)
+        event = drift_event(cause, watched.spec.stream, alarm, champion=champion, report_uri=None)
         try:
             async with self.pool.connection() as conn:
-                await store.record_drift(conn, event, evidence(alarm, report))
+                await store.record_drift(conn, event, evidence(alarm, store.REPORT_PENDING))
         except Exception:  # the monitor has moved past this change: still alarm
             logger.exception("stream %s: drift event %s not stored", event.stream, event.event_id)
         logger.warning(
@@ -179,7 +217,24 @@ class Drift:
         )
         if self._notifier is not None:
             self._notifier.notify(drift_alert(event), (*self._hooks, *watched.hooks))
+        task = asyncio.create_task(self._reported(event, watched, found))
+        self._reports[task] = event.event_id
+        task.add_done_callback(self._built)
         return event
+
+    def _built(self, task: asyncio.Task[None]) -> None:
+        self._reports.pop(task, None)
+
+    async def _reported(self, event: DriftDetected, watched: Watched, found: Detection) -> None:
+        """The alarm's report, once the loop has answered the alarm, added to its row."""
+        await asyncio.sleep(self.settings.report_delay_seconds)
+        uri, report = await self._report(watched.spec, found, event.model_id)
+        try:
+            async with self.pool.connection() as conn:
+                await store.attach_report(conn, event.event_id, uri, report)
+        except Exception:
+            what = (event.stream, event.event_id)
+            logger.exception("stream %s: the report of drift %s was not stored", *what)
 
     async def _report(
         self, spec: ExperimentSpec, found: Detection, champion: str | None
@@ -190,8 +245,8 @@ class Drift:
                 windows = await store.report_windows(
                     conn,
                     spec.stream,
-                    change=found.change.at,
-                    alarm=found.alarm.at,
+                    change=found.change.record_id,
+                    alarm=found.alarm.record_id,
                     champion=champion,
                     rows=self.settings.report_rows,
                 )

@@ -17,5 +17,9 @@ class Settings(ServiceSettings):
     # Rows on each side of an evidently report: enough for stable tests, few enough
     # that a report takes seconds.
     report_rows: int = Field(default=5000, ge=10)
+    # Seconds after an alarm before its report is built: the report's CPU would otherwise
+    # compete with the loop's answer to the alarm (snapshot, trials, gate, swap) on a small
+    # machine, and a person reading it loses nothing by the wait.
+    report_delay_seconds: float = Field(default=15.0, ge=0)
     # Predictions or labels waiting for their other half, per stream, at most.
     join_capacity: int = Field(default=100_000, ge=1)

@@ -6,7 +6,6 @@ import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -21,6 +20,7 @@ from .monitor import StoredRecord
 from .report import WindowRow, Windows
 
 HTML = "text/html"
+REPORT_PENDING = {"pending": True}  # an alarm's evidence until its report is built
 
 
 @dataclass(frozen=True)
@@ -55,27 +55,39 @@ async def batch_records(
     return [StoredRecord(*row) for row in await cur.fetchall()]
 
 
+# A label comes with its record or later as feedback (the ``labels`` table): either is
+# the record's label; JSON null on the record is none. Records are placed by ``seq`` (arrival
+# order): an alarm's marks name records, and their times may be those of their labels.
+_LABELLED = """
+SELECT r.features, COALESCE(NULLIF(r.label, 'null'), l.label) FROM records r
+LEFT JOIN labels l ON l.stream = r.stream AND l.record_id = r.record_id
+WHERE r.stream = %(stream)s AND {where}
+ORDER BY r.seq DESC LIMIT %(rows)s
+"""
+_SEQ = "(SELECT seq FROM records WHERE stream = %(stream)s AND record_id = %({name})s)"
+
+
 async def records_between(
-    conn: AsyncConnection[Any], stream: str, start: datetime, end: datetime, rows: int
+    conn: AsyncConnection[Any], stream: str, first: str, last: str, rows: int
 ) -> list[WindowRow]:
-    """The newest ``rows`` records from ``start`` to ``end``: what an alarm looked at."""
+    """The newest ``rows`` records from record ``first`` to record ``last``: what an alarm
+    looked at."""
+    where = f"r.seq >= {_SEQ.format(name='first')} AND r.seq <= {_SEQ.format(name='last')}"
     cur = await conn.execute(
-        "SELECT features, label FROM records"
-        " WHERE stream = %s AND event_time >= %s AND event_time <= %s"
-        " ORDER BY event_time DESC, seq DESC LIMIT %s",
-        (stream, start, end, rows),
+        _LABELLED.format(where=where),
+        {"stream": stream, "first": first, "last": last, "rows": rows},
     )
     return [(features, label) for features, label in await cur.fetchall()]
 
 
 async def records_before(
-    conn: AsyncConnection[Any], stream: str, end: datetime, rows: int
+    conn: AsyncConnection[Any], stream: str, record: str, rows: int
 ) -> list[WindowRow]:
-    """The newest ``rows`` records before ``end``: the reference when no champion serves."""
+    """The newest ``rows`` records before record ``record``: the reference when no champion
+    serves."""
+    where = f"r.seq < {_SEQ.format(name='record')}"
     cur = await conn.execute(
-        "SELECT features, label FROM records WHERE stream = %s AND event_time < %s"
-        " ORDER BY event_time DESC, seq DESC LIMIT %s",
-        (stream, end, rows),
+        _LABELLED.format(where=where), {"stream": stream, "record": record, "rows": rows}
     )
     return [(features, label) for features, label in await cur.fetchall()]
 
@@ -111,13 +123,14 @@ async def report_windows(
     conn: AsyncConnection[Any],
     stream: str,
     *,
-    change: datetime,
-    alarm: datetime,
+    change: str,
+    alarm: str,
     champion: str | None,
     rows: int,
 ) -> Windows:
-    """The records from the change to the alarm, against the champion's training window,
-    or against the records before the change when there is no champion (or no snapshot)."""
+    """The records from the change to the alarm (both record ids), against the champion's
+    training window, or against the records before the change when there is no champion
+    (or no snapshot)."""
     current = await records_between(conn, stream, change, alarm, rows)
     if champion is not None:
         reference = await champion_training_window(conn, stream, rows)
@@ -161,6 +174,27 @@ async def record_drift(
             Jsonb(evidence),
             event.occurred_at,
         ),
+    )
+
+
+async def attach_report(
+    conn: AsyncConnection[Any], event_id: UUID, uri: str | None, report: dict[str, Any]
+) -> None:
+    """The report built after the alarm went out: its link, and what it compared (or why
+    it failed) in the evidence."""
+    await conn.execute(
+        "UPDATE drift_events SET report_uri = %s,"
+        " evidence = jsonb_set(evidence, '{report}', %s) WHERE event_id = %s",
+        (uri, Jsonb(report), str(event_id)),
+    )
+
+
+async def abandon_reports(conn: AsyncConnection[Any], event_ids: list[UUID], why: str) -> None:
+    """Reports that will not be built: their events' evidence says why, instead of pending."""
+    await conn.execute(
+        "UPDATE drift_events SET evidence = jsonb_set(evidence, '{report}', %s)"
+        " WHERE event_id = ANY(%s) AND evidence->'report' = %s",
+        (Jsonb({"error": why}), [str(e) for e in event_ids], Jsonb(REPORT_PENDING)),
     )
 
 

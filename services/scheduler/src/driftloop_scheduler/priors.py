@@ -70,12 +70,20 @@ async def model_artifact(conn: Conn, model_id: str) -> Artifact | None:
 async def archived_models(
     conn: Conn, stream: str, champion: str | None, limit: int
 ) -> list[ArchivedModel]:
-    """The stream's newest models but the champion, with their artifacts' bytes."""
+    """The stream's newest models but the champion, with their artifacts' bytes.
+
+    A quick model, trained on a window short of the spec's (the first labels after a
+    change), is no answer to a concept coming back: it was a stop-gap until its refit, and
+    as an archived "winner" it would end the very experiment meant to replace it."""
     cur = await conn.execute(
         """
         SELECT m.id, m.artifact_sha256, m.version, t.experiment_id
         FROM models m LEFT JOIN trials t ON t.id = m.trial_id
+        LEFT JOIN experiments e ON e.id = t.experiment_id
+        LEFT JOIN snapshots sn ON sn.hash = e.snapshot_hash
         WHERE m.stream = %s AND m.id IS DISTINCT FROM %s
+          AND (sn.row_count IS NULL OR e.spec -> 'window' ->> 'last_labelled' IS NULL
+               OR sn.row_count >= (e.spec -> 'window' ->> 'last_labelled')::bigint)
         ORDER BY m.version DESC LIMIT %s
         """,
         (stream, champion, limit),

@@ -58,7 +58,7 @@ async def advance_locked(tx: Transaction, experiment: ExperimentRow, cause: Even
     step = next_step(
         experiment.status,
         [row.state for row in rows],
-        budget_trials=spec.budget.trials,
+        budget_trials=experiment.budget_trials,
         parallel=spec.budget.parallel,
         wall_expired=experiment.wall_expired,
         metric=spec.objective.metric,

@@ -27,8 +27,12 @@ async def rescore_archived(
     stream: str,
     spec: ExperimentSpec,
     snapshot: Snapshot,
+    *,
+    record: bool = True,
 ) -> Rescoring | None:
-    """Archived models re-scored on the snapshot's holdout, recorded as seeds."""
+    """Archived models re-scored on the snapshot's holdout, recorded as seeds; with
+    ``record`` False (a look while the experiment waits for labels), recorded only if one
+    passes, since that snapshot then becomes the experiment's."""
     if not spec.seeding.rescore_archived or settings.rescore_limit == 0:
         return None
     champion = await current_champion(tx.conn, stream)
@@ -79,7 +83,8 @@ async def rescore_archived(
         )
         for rank, (model_id, score) in enumerate(result.scores, start=1)
     ]
-    await priors.record_seeds(tx.conn, eid, seeds)
+    if record or result.winner is not None:
+        await priors.record_seeds(tx.conn, eid, seeds)
     logger.info(
         "experiment %s: re-scored %d archived models on %d holdout rows: %s",
         eid,

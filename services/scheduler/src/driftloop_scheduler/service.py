@@ -31,8 +31,9 @@ from driftloop_runtime import Outbox, Resources, Transaction
 from driftloop_spec import ExperimentSpec
 from driftloop_store import first_handling
 
-from . import store, trial_store
+from . import followup_store, store, trial_store
 from .controls import obey, time_out
+from .followups import refit, resume
 from .progress import advance
 from .schedule import latest_tick
 from .settings import Settings
@@ -125,16 +126,23 @@ class Scheduler:
             await asyncio.sleep(self.settings.loop_seconds)
 
     async def run_once(self, now: datetime | None = None) -> None:
-        """One background pass: time-outs, idle experiments, schedule ticks."""
+        """One background pass: time-outs, idle experiments, experiments waiting for labels,
+        refits of short windows, schedule ticks."""
         assert self._resources is not None
         async with self._resources.pool.connection() as conn:
             overdue = await trial_store.overdue_trials(conn)
             idle = await store.idle_experiments(conn)
+            pending = await followup_store.pending_experiments(conn)
+            short = await followup_store.short_windows(conn) if self.settings.refit else []
             scheduled = await store.scheduled_streams(conn)
         for trial_id, experiment_id in overdue:
             await self._guarded(f"trial {trial_id}", time_out, trial_id, experiment_id)
         for experiment_id in idle:
             await self._guarded(f"experiment {experiment_id}", advance, experiment_id, None)
+        for experiment_id in pending:
+            await self._guarded(f"experiment {experiment_id}", resume, self.settings, experiment_id)
+        for latest in short:
+            await self._guarded(f"refit of {latest.id}", refit, self.settings, latest)
         for stream in scheduled:
             await self._tick(stream, now or datetime.now(UTC))
 

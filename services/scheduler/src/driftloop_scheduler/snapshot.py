@@ -23,22 +23,38 @@ MIN_TRAINING = 10
 
 @dataclass(frozen=True)
 class Selection:
-    """Which labelled records to read: the newest ``limit`` ones, within times when given."""
+    """Which labelled records to read: the newest ``limit`` ones, within times when given,
+    and after the record ``after_seq`` when given (a drift's change point)."""
 
     limit: int
     since: datetime | None = None
     until: datetime | None = None
+    after_seq: int | None = None
 
 
-def selection(window: Window, now: datetime, max_rows: int) -> Selection:
+def selection(
+    window: Window, now: datetime, max_rows: int, *, change: int | None = None
+) -> Selection:
+    """The window's records; from the record ``change`` (its ``seq``) on when given, so an
+    experiment started by a drift learns the new concept alone, not a mix of both."""
+    after = change - 1 if change is not None else None
     match window.kind:
         case "records":
             assert window.last_labelled is not None
-            return Selection(min(window.last_labelled, max_rows))
+            return Selection(min(window.last_labelled, max_rows), after_seq=after)
         case "duration":
             assert window.last is not None
-            return Selection(max_rows, now - window.last, now)
-    return Selection(max_rows, window.since, window.until)
+            return Selection(max_rows, now - window.last, now, after_seq=after)
+    return Selection(max_rows, window.since, window.until, after_seq=after)
+
+
+def short_of(chosen: Selection, rows: int, least: int) -> int | None:
+    """How many labelled records since the change an experiment should still wait for
+    (None: none, or no change to wait on): up to ``least``, or the whole window if smaller."""
+    if chosen.after_seq is None:
+        return None
+    wanted = min(least, chosen.limit)
+    return wanted - rows if rows < wanted else None
 
 
 def holdout_size(spec: ExperimentSpec) -> HoldoutSize:
@@ -90,5 +106,7 @@ def take(data: Dataset, spec: ExperimentSpec, chosen: Selection) -> Snapshot:
     if spec.window.kind != "records":
         definition["since"] = chosen.since.isoformat() if chosen.since else None
         definition["until"] = chosen.until.isoformat() if chosen.until else None
+    if chosen.after_seq is not None:
+        definition["after_seq"] = chosen.after_seq  # the change point: nothing older
     meta = meta_features(data, classification=spec.task == "classification")
     return Snapshot(data, content, sha256(content), definition, meta)

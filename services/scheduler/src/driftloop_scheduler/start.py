@@ -5,6 +5,15 @@ from prior experiments, and ask for the first trials.
 One experiment per stream at a time: the stream's row is locked while this decides, and
 a trigger that finds one active starts nothing. The experiment's id comes from its
 trigger, so a trigger delivered twice cannot start two.
+
+An experiment started by a drift learns from the records since the change the drift
+service located, not from a window that mixes the old concept in. The alarm comes soon
+after the change, so those records are few. Archived models are re-scored on them at once
+(a recurring concept needs no more); otherwise the experiment waits (``pending``) for
+``change_rows`` of them to be labelled, at most ``change_wait_seconds``, and the
+background pass begins it once they are in (``followups``). An experiment short of its
+window runs one round of trials, for a quick model; the background pass runs it again
+once the window is full (a refit).
 """
 
 from __future__ import annotations
@@ -26,12 +35,12 @@ from driftloop_contracts import (
 from driftloop_runtime import Transaction
 from driftloop_spec import ExperimentSpec, SpecError, parse_spec
 
-from . import priors, store
+from . import followup_store, priors, store
 from .knowledge import Seeding, plan_seeding
 from .progress import advance, effect
 from .seeding import prior_seeds, rescore_archived
 from .settings import Settings
-from .snapshot import selection, take, too_small
+from .snapshot import selection, short_of, take, too_small
 
 logger = logging.getLogger("driftloop.scheduler")
 
@@ -91,17 +100,52 @@ async def start(tx: Transaction, settings: Settings, request: StartRequest) -> N
         request.stream,
         request.requested_by,
     )
-    chosen = selection(spec.window, datetime.now(UTC), settings.max_snapshot_rows)
+    await begin(tx, settings, request, spec)
+
+
+async def change_of(tx: Transaction, stream: str, trigger: Trigger, ref: str | None) -> int | None:
+    """Where a drift experiment's records begin: its alarm's change point, when known."""
+    if trigger != Trigger.DRIFT or not ref:
+        return None
+    return await followup_store.change_point(tx.conn, stream, ref)
+
+
+async def begin(
+    tx: Transaction,
+    settings: Settings,
+    request: StartRequest,
+    spec: ExperimentSpec,
+    *,
+    waited: float = 0.0,
+) -> None:
+    """Snapshot, re-score, seed and ask for the first trials; or, for a drift whose change
+    has too few labelled records yet, leave the experiment pending for the next pass."""
+    conn, eid = tx.conn, request.experiment_id
+    change = await change_of(tx, request.stream, request.trigger, request.trigger_ref)
+    chosen = selection(spec.window, datetime.now(UTC), settings.max_snapshot_rows, change=change)
     data = await store.window_rows(conn, request.stream, chosen)
+    short = short_of(chosen, len(data), settings.change_rows)
+    waiting = short is not None and waited < settings.change_wait_seconds
     if (why := too_small(len(data), spec.holdout, settings.min_snapshot_rows)) is not None:
+        if waiting:
+            _waits(eid, len(data), short)
+            return
         await store.finish(conn, eid, ExperimentStatus.FAILED, why)
         tx.emit(_completed(request, ExperimentStatus.FAILED, None, why), key=request.stream)
         logger.info("experiment %s: failed: %s", eid, why)
         return
     snapshot = await asyncio.to_thread(take, data, spec, chosen)
+    # A recurring concept needs no training: archived models are tried on the first labels
+    # since the change, and only a new concept waits for enough labels to learn from.
+    rescored = await rescore_archived(
+        tx, settings, eid, request.stream, spec, snapshot, record=not waiting
+    )
+    passed = rescored is not None and rescored.winner is not None
+    if waiting and not passed:
+        _waits(eid, len(data), short)
+        return
     await store.save_snapshot(conn, request.stream, snapshot)
     logger.info("experiment %s: snapshot %s of %d rows", eid, snapshot.hash[:12], len(data))
-    rescored = await rescore_archived(tx, settings, eid, request.stream, spec, snapshot)
     if rescored is not None and rescored.winner is not None:
         reason = f"recurring concept: archived model {rescored.winner} passes: {rescored.reason}"
         await _started(tx, request, spec, snapshot.hash, [])
@@ -121,7 +165,15 @@ async def start(tx: Transaction, settings: Settings, request: StartRequest) -> N
         logger.exception("experiment %s: planning the seeding failed", eid)
         seeding = Seeding()
     seeded_from = list(dict.fromkeys(source.experiment_id for source in seeding.sources))
-    await _started(tx, request, spec, snapshot.hash, seeded_from)
+    trials = spec.budget.trials
+    short_window = spec.window.kind == "records" and len(data) < chosen.limit
+    if settings.refit and request.spec_text is None and short_window:
+        # Short of its window, so a refit follows once the window is full. Until then one
+        # round of trials gives the quick model the stream needs now: searching longer on
+        # a few rows would mostly fit their noise.
+        trials = min(trials, spec.budget.parallel)
+        await store.set_budget(conn, eid, trials)
+    await _started(tx, request, spec, snapshot.hash, seeded_from, trials)
     await priors.record_seeds(conn, eid, prior_seeds(seeding))
     logger.info(
         "experiment %s: seeded with %d configs and %d observations from experiments %s",
@@ -133,12 +185,20 @@ async def start(tx: Transaction, settings: Settings, request: StartRequest) -> N
     await advance(tx, eid, request.cause)
 
 
+def _waits(eid: str, rows: int, short: int | None) -> None:
+    logger.info(
+        "experiment %s: %d labelled records since the change; waiting for %s more",
+        *(eid, rows, short),
+    )
+
+
 async def _started(
     tx: Transaction,
     request: StartRequest,
     spec: ExperimentSpec,
     snapshot_hash: str,
     seeded_from: list[str],
+    trials: int | None = None,
 ) -> None:
     """Running from now: the wall clock starts, and ExperimentStarted goes out."""
     budget = spec.budget.wall_time.total_seconds()
@@ -150,7 +210,7 @@ async def _started(
         experiment_id=request.experiment_id,
         trigger=request.trigger,
         snapshot_hash=snapshot_hash,
-        budget_trials=spec.budget.trials,
+        budget_trials=trials or spec.budget.trials,
         budget_seconds=budget,
         seeded_from=tuple(seeded_from),
     )

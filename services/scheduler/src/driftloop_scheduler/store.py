@@ -88,7 +88,12 @@ async def insert_experiment(conn: Conn, new: NewExperiment) -> bool:
 async def window_rows(conn: Conn, stream: str, chosen: Selection) -> Dataset:
     """The newest labelled records the selection allows, as a dataset (oldest first)."""
     found = await labelled_rows(
-        conn, stream, last=chosen.limit, since=chosen.since, until=chosen.until
+        conn,
+        stream,
+        last=chosen.limit,
+        since=chosen.since,
+        until=chosen.until,
+        after_seq=chosen.after_seq or 0,
     )
     return rows_from(found)
 
@@ -134,6 +139,7 @@ class ExperimentRow:
     spec: ExperimentSpec
     snapshot_hash: str | None
     wall_expired: bool
+    budget_trials: int  # the spec's, or fewer for a quick experiment on a short window
 
 
 async def lock_experiment(conn: Conn, experiment_id: str) -> ExperimentRow | None:
@@ -141,7 +147,7 @@ async def lock_experiment(conn: Conn, experiment_id: str) -> ExperimentRow | Non
     cur = await conn.execute(
         """
         SELECT id, stream, trigger, status, spec, snapshot_hash,
-               coalesce(wall_deadline <= clock_timestamp(), false)
+               coalesce(wall_deadline <= clock_timestamp(), false), budget_trials
         FROM experiments WHERE id = %s FOR UPDATE
         """,
         (experiment_id,),
@@ -151,7 +157,13 @@ async def lock_experiment(conn: Conn, experiment_id: str) -> ExperimentRow | Non
         return None
     spec = ExperimentSpec.model_validate(row[4])
     return ExperimentRow(
-        row[0], row[1], Trigger(row[2]), ExperimentStatus(row[3]), spec, row[5], row[6]
+        row[0], row[1], Trigger(row[2]), ExperimentStatus(row[3]), spec, row[5], row[6], row[7]
+    )
+
+
+async def set_budget(conn: Conn, experiment_id: str, trials: int) -> None:
+    await conn.execute(
+        "UPDATE experiments SET budget_trials = %s WHERE id = %s", (trials, experiment_id)
     )
 
 
