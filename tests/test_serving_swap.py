@@ -154,7 +154,8 @@ async def test_an_artifact_that_fails_its_hash_is_refused_and_the_old_model_serv
 
         async def both_refused() -> bool:
             text = (await client.get("/metrics")).text
-            return failures(text, "hash_mismatch") and failures(text, "missing")
+            # The made-up one is not in serving history: refused before any loading.
+            return failures(text, "hash_mismatch") and failures(text, "unrecorded")
 
         await eventually(both_refused, what="both promotions to be refused")
         current = (await client.get("/models/current", params={"stream": stream})).json()

@@ -10,11 +10,21 @@ from .app import (
     serve,
 )
 from .outbox import Outbox, Send, Transaction
-from .raw import Message, as_raw, batch_schema, parse_event
+from .raw import (
+    REFUSALS,
+    Message,
+    as_raw,
+    as_raw_one,
+    batch_schema,
+    message_schema,
+    parse_event,
+    unless_refused,
+)
 from .resources import Resources, StoreNotOpen
 from .settings import ServiceSettings, SettingsT
 
 __all__ = [
+    "REFUSALS",
     "Message",
     "Outbox",
     "Resources",
@@ -24,13 +34,16 @@ __all__ = [
     "StoreNotOpen",
     "Transaction",
     "as_raw",
+    "as_raw_one",
     "batch_schema",
     "check_health",
     "configure_logging",
     "create_broker",
     "create_service_app",
     "health_route",
+    "message_schema",
     "parse_event",
     "publisher",
     "serve",
+    "unless_refused",
 ]

@@ -8,8 +8,8 @@ and arrive in order, and each batch's rows are read in arrival order.
 
 At least once: offsets are committed after a Kafka batch is handled, and a Kafka batch
 whose handling raised (the store was unreachable) is read again after a pause; events
-already fed are remembered by id and skipped. A message that is not a valid event is
-logged and skipped, so it cannot stall the stream.
+already fed are remembered by id and skipped. A message that is not a valid event, or an
+event whose values the store refuses, is logged and skipped, so it cannot stall the stream.
 
 Labels that arrive as feedback are also stored (the ``labels`` table) for experiments to
 train on: drift already reads every one of them, so no other consumer group is needed.
@@ -33,7 +33,15 @@ from driftloop_contracts import (
     PredictionLogged,
     RecordsIngested,
 )
-from driftloop_runtime import Message, Resources, as_raw, batch_schema, parse_event, publisher
+from driftloop_runtime import (
+    Message,
+    Resources,
+    as_raw,
+    batch_schema,
+    parse_event,
+    publisher,
+    unless_refused,
+)
 
 from .service import Drift
 from .settings import Settings
@@ -76,10 +84,13 @@ def create_router(resources: Resources[Settings], drift: Drift | None = None) ->
     )
     async def on_ingested_predictions_feedback(messages: Delivered) -> None:
         try:
-            events = [e for m in messages if (e := parse_event(CONSUMED, m)) is not None]
-            await drift.save_labels([e for e in events if isinstance(e, FeedbackReceived)])
-            for event in events:
-                for found in await drift.handle(event):
+            events = [(m, e) for m in messages if (e := parse_event(CONSUMED, m)) is not None]
+            await drift.save_labels([e for _, e in events if isinstance(e, FeedbackReceived)])
+            for message, event in events:
+                alarms: list[DriftDetected] = []
+                with unless_refused(message, event):
+                    alarms = await drift.handle(event)
+                for found in alarms:
                     await to_drift_detected.publish(found, key=found.stream.encode())
         except Exception:
             await asyncio.sleep(RETRY_PAUSE)  # an outage must not spin the consumer

@@ -9,7 +9,8 @@ one replica sees all of a stream's events.
 At least once: offsets are committed after a batch is handled; a batch whose handling
 raised (the store was unreachable) is read again after a pause, and events already
 handled are skipped by id (``first_handling``, in each event's own transaction). A
-message that is not a valid event is logged and skipped, so it cannot stall the stream.
+message that is not a valid event, or an event whose values the store refuses, is logged
+and skipped, so it cannot stall the stream.
 """
 
 from __future__ import annotations
@@ -24,7 +25,15 @@ from faststream.middlewares import AckPolicy
 from pydantic import SkipValidation
 
 from driftloop_contracts import ApprovalGiven, Event, ExperimentCompleted, RollbackRequested
-from driftloop_runtime import Message, Resources, as_raw, batch_schema, parse_event, publisher
+from driftloop_runtime import (
+    Message,
+    Resources,
+    as_raw,
+    batch_schema,
+    parse_event,
+    publisher,
+    unless_refused,
+)
 
 from .control import on_approval, on_rollback
 from .decide import on_completed
@@ -89,7 +98,8 @@ def create_router(
         try:
             for message in messages:
                 if (event := parse_event(CONSUMED, message)) is not None:
-                    await handle(evaluation, event)
+                    with unless_refused(message, event):
+                        await handle(evaluation, event)
         except Exception:
             logger.exception("handling a batch failed; it is read again")
             await asyncio.sleep(RETRY_PAUSE)  # an outage must not spin the consumer

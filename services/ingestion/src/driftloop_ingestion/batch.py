@@ -10,7 +10,7 @@ from collections import Counter
 from collections.abc import Callable, Container, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, overload
 from uuid import UUID, uuid4
 
 from driftloop_contracts import Event, RecordRejected, RecordsIngested
@@ -57,7 +57,16 @@ class Reject:
                 rejection,
                 reason=f"{rejection.reason}; payload cut to its first {PAYLOAD_LIMIT} bytes",
             )
-        return cls(message, rejection, raw.decode("utf-8", "replace"))
+        # Nor one PostgreSQL refuses (its rejected_records row, its outbox row), which would
+        # fail the batch forever: no NUL, and names short enough to index.
+        rejection = replace(
+            rejection,
+            field=_name(rejection.field),
+            reason=storable(rejection.reason),
+            stream=_name(rejection.stream),
+            record_id=_name(rejection.record_id),
+        )
+        return cls(message, rejection, storable(raw.decode("utf-8", "replace")))
 
     def event(self) -> RecordRejected:
         rejection = self.rejection
@@ -129,6 +138,27 @@ def tally(rows: Sequence[Row]) -> dict[str, Stored]:
         labelled = sum(row.label is not None for row in rows if row.stream == stream)
         stored[stream] = Stored(len(times), labelled, min(times), max(times))
     return stored
+
+
+@overload
+def storable(text: str) -> str: ...
+@overload
+def storable(text: None) -> None: ...
+def storable(text: str | None) -> str | None:
+    """``text`` as PostgreSQL's text and jsonb can hold it: a NUL becomes U+FFFD, as the
+    bytes that are not UTF-8 already have."""
+    return None if text is None else text.replace("\x00", "\ufffd")
+
+
+NAME_LIMIT = 200
+"""The most characters of a rejected record's stream, id or field a dead letter repeats; the
+payload has them whole."""
+
+
+def _name(text: str | None) -> str | None:
+    if text is None or len(text) <= NAME_LIMIT:
+        return storable(text)
+    return storable(f"{text[:NAME_LIMIT]}... ({len(text)} characters)")
 
 
 def refusal(row: Row, error: str) -> Reject:

@@ -32,6 +32,7 @@ from .pipeline import Pipeline
 from .retry import Backoff
 from .settings import Settings
 from .store import PostgresStore
+from .sweeper import Sweeper
 
 SERVICE = "ingestion"
 
@@ -62,10 +63,14 @@ def rewind(consumer: Any, messages: Sequence[Message]) -> None:
         consumer.seek(TopicPartition(*partition), offset)
 
 
-def create_router(resources: Resources[Settings], pipeline: Pipeline | None = None) -> KafkaRouter:
+def create_router(
+    resources: Resources[Settings],
+    pipeline: Pipeline | None = None,
+    sweeper: Sweeper | None = None,
+) -> KafkaRouter:
     settings = resources.settings
     store = PostgresStore(lambda: resources.pool)
-    return ingestion_router(settings, store, pipeline)
+    return ingestion_router(settings, store, pipeline, sweeper=sweeper)
 
 
 def ingestion_router(
@@ -73,6 +78,7 @@ def ingestion_router(
     store: Store,
     pipeline: Pipeline | None = None,
     commit: Commit = commit_offsets,
+    sweeper: Sweeper | None = None,
 ) -> KafkaRouter:
     """The router around any store: PostgreSQL in the service, a fake in handler tests."""
     router = KafkaRouter()
@@ -96,6 +102,8 @@ def ingestion_router(
         schema_ttl=settings.schema_ttl_seconds,
         backoff_max=settings.retry_backoff_max_seconds,
     )
+    if sweeper is not None:
+        sweeper.bind(ingestor.recover)
     pipeline = pipeline or Pipeline(backoff_max=settings.retry_backoff_max_seconds)
     backoff = Backoff(most=settings.retry_backoff_max_seconds)
 

@@ -192,11 +192,11 @@ class BatchWriter:
         for reject in rejects:
             rejection, message = reject.rejection, reject.message
             values = (
-                _text(rejection.stream),
-                _text(rejection.record_id),
-                _text(rejection.field),
-                _text(rejection.reason),
-                _text(reject.payload),
+                rejection.stream,
+                rejection.record_id,
+                rejection.field,
+                rejection.reason,
+                reject.payload,
                 *message.position,
             )
             for column, value in zip(columns, values, strict=True):
@@ -215,8 +215,3 @@ class _UuidText(dict[UUID, str]):
     def __missing__(self, batch_id: UUID) -> str:
         text = self[batch_id] = str(batch_id)
         return text
-
-
-def _text(value: str | None) -> str | None:
-    # PostgreSQL text cannot hold NUL; a reject must still be counted, so it is replaced.
-    return None if value is None else value.replace("\x00", "\ufffd")

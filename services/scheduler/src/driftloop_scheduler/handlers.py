@@ -8,7 +8,8 @@ experiment's events are never handled by two handlers of this process at once.
 At least once: offsets are committed after a Kafka batch is handled, and a batch whose
 handling raised (the store was unreachable) is read again after a pause; each event's
 effects commit with a note that it was handled, so a redelivered one is skipped. A
-message that is not a valid event is logged and skipped, so it cannot stall the loop.
+message that is not a valid event, or an event whose values the store refuses, is logged
+and skipped, so it cannot stall the loop.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from driftloop_runtime import (
     batch_schema,
     parse_event,
     publisher,
+    unless_refused,
 )
 
 from .service import Scheduler
@@ -98,7 +100,8 @@ def create_router(
         try:
             for message in messages:
                 if (event := parse_event(CONSUMED, message)) is not None:
-                    await scheduler.handle(event)
+                    with unless_refused(message, event):
+                        await scheduler.handle(event)
         except Exception:
             await asyncio.sleep(RETRY_PAUSE)  # an outage must not spin the consumer
             raise

@@ -17,6 +17,7 @@ from . import admin_store
 from .admin_actions import add_actions
 from .admin_auth import require_token
 from .service import Serving
+from .validation import Text
 
 Limit = Annotated[int, Query(ge=1, le=1000, description="At most this many, newest first.")]
 DecisionStatus = Literal["pending", "approved", "rejected", "final"]
@@ -40,13 +41,13 @@ def create_admin(serving: Serving, outbox: Outbox) -> APIRouter:
 
     @router.get("/experiments", summary="Experiments, newest first")
     async def experiments(
-        stream: str | None = None, status: ExperimentStatus | None = None, limit: Limit = 100
+        stream: Text | None = None, status: ExperimentStatus | None = None, limit: Limit = 100
     ) -> Rows:
         async with connection() as conn:
             return await admin_store.experiments(conn, stream, status, limit)
 
     @router.get("/experiments/{experiment_id}", summary="One experiment, with its trial counts")
-    async def experiment(experiment_id: str) -> dict[str, Any]:
+    async def experiment(experiment_id: Text) -> dict[str, Any]:
         async with connection() as conn:
             found = await admin_store.experiment(conn, experiment_id)
         if found is None:
@@ -54,18 +55,18 @@ def create_admin(serving: Serving, outbox: Outbox) -> APIRouter:
         return found
 
     @router.get("/trials", summary="Trials, newest first")
-    async def trials(experiment_id: str | None = None, limit: Limit = 100) -> Rows:
+    async def trials(experiment_id: Text | None = None, limit: Limit = 100) -> Rows:
         async with connection() as conn:
             return await admin_store.trials(conn, experiment_id, limit)
 
     @router.get("/models", summary="Models by stream, newest version first")
-    async def models(stream: str | None = None, limit: Limit = 100) -> Rows:
+    async def models(stream: Text | None = None, limit: Limit = 100) -> Rows:
         async with connection() as conn:
             return await admin_store.models(conn, stream, limit)
 
     @router.get("/decisions", summary="Promotion decisions, newest first")
     async def decisions(
-        stream: str | None = None, status: DecisionStatus | None = None, limit: Limit = 100
+        stream: Text | None = None, status: DecisionStatus | None = None, limit: Limit = 100
     ) -> Rows:
         async with connection() as conn:
             return await admin_store.decisions(conn, stream, status, limit)

@@ -31,7 +31,7 @@ from . import admin_store
 from .admin_auth import actor
 from .rules import Problem
 from .service import Serving
-from .validation import Invalid
+from .validation import Invalid, Text
 
 Who = Annotated[str, Depends(actor)]
 Stream = Annotated[str, Path(pattern=r"^[a-z][a-z0-9_]{0,62}$")]
@@ -39,12 +39,12 @@ FINISHED = ("completed", "stopped", "failed")
 
 
 class Reason(BaseModel):
-    reason: str = Field(default="", max_length=2000, description="Why, for the audit trail.")
+    reason: Text = Field(default="", max_length=2000, description="Why, for the audit trail.")
 
 
 class ExperimentIn(Reason):
     stream: StreamName
-    spec: str | None = Field(default=None, description="Spec text (YAML or TOML) to use instead.")
+    spec: Text | None = Field(default=None, description="Spec text (YAML or TOML) to use instead.")
 
 
 class RollbackIn(Reason):
@@ -52,7 +52,7 @@ class RollbackIn(Reason):
 
 
 class PinIn(Reason):
-    model_id: str | None = Field(default=None, description="Default: the current champion.")
+    model_id: Text | None = Field(default=None, description="Default: the current champion.")
 
 
 def add_actions(router: APIRouter, serving: Serving, outbox: Outbox) -> None:
@@ -88,7 +88,7 @@ def add_actions(router: APIRouter, serving: Serving, outbox: Outbox) -> None:
         "/experiments/{experiment_id}/{action}", status_code=202, summary="Pause, resume or stop"
     )
     async def control(
-        experiment_id: str, action: ControlAction, who: Who, body: Reason | None = None
+        experiment_id: Text, action: ControlAction, who: Who, body: Reason | None = None
     ) -> dict[str, Any]:
         reason = body.reason if body else ""
         async with outbox.transaction() as tx:
@@ -116,7 +116,7 @@ def add_actions(router: APIRouter, serving: Serving, outbox: Outbox) -> None:
 
     @router.post("/decisions/{decision_id}/{verdict}", status_code=202, summary="Approve or reject")
     async def decide(
-        decision_id: str,
+        decision_id: Text,
         verdict: Literal["approve", "reject"],
         who: Who,
         body: Reason | None = None,

@@ -1,14 +1,21 @@
-"""Kafka wiring of the serving service: promotions in; predictions and feedback out."""
+"""Kafka wiring of the serving service: promotions in; predictions and feedback out.
+
+A promotion is read from its raw bytes: one that is no valid ``ModelPromoted`` is logged
+and skipped; a valid one is still checked against the store before it is obeyed
+(``Serving.appoint``).
+"""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Annotated
 
 from faststream.kafka import KafkaRouter
+from pydantic import SkipValidation
 
-from driftloop_contracts import FeedbackReceived, ModelPromoted, PredictionLogged
-from driftloop_runtime import publisher
+from driftloop_contracts import Event, FeedbackReceived, ModelPromoted, PredictionLogged
+from driftloop_runtime import Message, as_raw_one, message_schema, parse_event, publisher
 
 from .champions import Appointment, Champions
 
@@ -16,6 +23,8 @@ SERVICE = "serving"
 logger = logging.getLogger("driftloop.serving")
 
 Appoint = Callable[[Appointment], Awaitable[bool]]
+CONSUMED: dict[str, type[Event]] = {ModelPromoted.topic: ModelPromoted}
+Delivered = Annotated[Message, SkipValidation, message_schema(ModelPromoted)]
 
 
 def create_router(champions: Champions, appoint: Appoint | None = None) -> KafkaRouter:
@@ -33,9 +42,13 @@ def create_router(champions: Champions, appoint: Appoint | None = None) -> Kafka
     @router.subscriber(
         ModelPromoted.topic,
         auto_offset_reset="earliest",
+        decoder=as_raw_one,
         title=f"{SERVICE}:on_model_promoted",
     )
-    async def on_model_promoted(event: ModelPromoted) -> None:
+    async def on_model_promoted(message: Delivered) -> None:
+        event = parse_event(CONSUMED, message)
+        if not isinstance(event, ModelPromoted):
+            return
         appointment = Appointment(
             event.stream,
             event.model_id,

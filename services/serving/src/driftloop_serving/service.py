@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -34,6 +35,7 @@ from .store import (
     current_champions,
     read_stream,
     read_streams,
+    recorded_appointment,
 )
 from .streams import Streams
 from .validation import Invalid, StreamValidator, parse_body, stream_of
@@ -96,12 +98,17 @@ class Serving:
 
     async def appoint(self, appointment: Appointment) -> bool:
         """Load the appointed model and swap it in, unless a later appointment is known.
-        A model that cannot be loaded is refused: the previous one keeps serving."""
+        An appointment serving history does not hold is refused, as is a model that cannot
+        be loaded: the previous one keeps serving."""
         stream = appointment.stream
         async with self._locks[stream]:
             if appointment.serving_id < self._latest.get(stream, 0):
                 return False
             if not self.champions.supersedes(appointment):
+                return False
+            # Before it counts as the latest: a made-up promotion with a huge serving id
+            # would otherwise make every real one after it look stale.
+            if not await self._recorded(appointment):
                 return False
             self._latest[stream] = appointment.serving_id
             champion = await self._load(appointment)
@@ -117,6 +124,20 @@ class Serving:
         if previous is not None:
             await self.checkpoints.save_unsaved([previous])
         return True
+
+    async def _recorded(self, appointment: Appointment) -> bool:
+        async with self.resources.pool.connection() as conn:
+            recorded = await recorded_appointment(conn, appointment.serving_id)
+        if recorded is not None and replace(recorded, since=appointment.since) == appointment:
+            return True
+        self.metrics.load_failures.labels(appointment.stream, "unrecorded").inc()
+        logger.error(
+            "skipping the promotion of model %s v%d for stream %s: serving history holds"
+            " no such appointment %d",
+            *(appointment.model_id, appointment.version, appointment.stream),
+            appointment.serving_id,
+        )
+        return False
 
     async def _load(self, appointment: Appointment) -> Champion | None:
         stream = appointment.stream

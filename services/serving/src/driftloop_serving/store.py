@@ -14,12 +14,13 @@ from .champions import Appointment
 
 MODEL_MEDIA_TYPE = "application/vnd.driftloop.model+pickle"
 
-_CURRENT = """
+_APPOINTMENTS = """
 SELECT h.stream, m.id AS model_id, m.version, m.artifact_sha256, h.started_at AS since,
        h.id AS serving_id
 FROM serving_history h JOIN models m ON m.id = h.model_id
-WHERE h.ended_at IS NULL
 """
+_CURRENT = _APPOINTMENTS + "WHERE h.ended_at IS NULL"
+_RECORDED = _APPOINTMENTS + "WHERE h.id = %s"
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,14 @@ async def current_champions(conn: AsyncConnection[Any]) -> list[Appointment]:
     async with conn.cursor(row_factory=dict_row) as cur:
         await cur.execute(_CURRENT)
         return [Appointment(**row) for row in await cur.fetchall()]
+
+
+async def recorded_appointment(conn: AsyncConnection[Any], serving_id: int) -> Appointment | None:
+    """The appointment serving history holds under ``serving_id``, if any."""
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(_RECORDED, (serving_id,))
+        row = await cur.fetchone()
+    return None if row is None else Appointment(**row)
 
 
 async def read_streams(conn: AsyncConnection[Any]) -> list[StreamRecord]:

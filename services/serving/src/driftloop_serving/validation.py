@@ -16,12 +16,14 @@ features.age: expected int, got float 41.5
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any
 from uuid import uuid4
 
-from pydantic_core import SchemaValidator, ValidationError, from_json
+from pydantic import AfterValidator
+from pydantic_core import PydanticCustomError, SchemaValidator, ValidationError, from_json
 from pydantic_core import core_schema as cs
 
 from driftloop_learn import Features, Value
@@ -80,13 +82,30 @@ def parse_body(body: bytes) -> dict[str, Any]:
     return data
 
 
+_STREAM_NAME = re.compile(r"[a-z][a-z0-9_]{0,62}")
+
+
 def stream_of(data: Mapping[str, Any]) -> str:
     stream = data.get("stream")
     if stream is None:
         raise Invalid(Problem("stream", "required"))
     if not isinstance(stream, str):
         raise Invalid(Problem("stream", "must be a string"))
+    if not _STREAM_NAME.fullmatch(stream):
+        # No such stream can be registered: not looked up, nor remembered as a miss.
+        reason = "no stream can have this name: a-z, 0-9 and _, at most 63, a letter first"
+        raise Invalid(Problem("stream", reason))
     return stream
+
+
+def _storable(text: str) -> str:
+    if "\x00" in text:
+        raise PydanticCustomError("nul_character", "contains a NUL character (\\u0000)")
+    return text
+
+
+Text = Annotated[str, AfterValidator(_storable)]
+"""A string the admin API takes, from a path, a query or a body: any text the store holds."""
 
 
 _RECORD_ID = cs.str_schema(strict=True, min_length=1, max_length=128, pattern=r"^[^\x00]*$")

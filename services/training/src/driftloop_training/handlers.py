@@ -7,8 +7,8 @@ handler returned, which is after the trial's row and its event committed (the ou
 handler that raises (the store is down) is nacked: the consumer seeks back and reads the
 request again after a pause. A replica killed mid-trial commits nothing, so once the
 broker has given up on it (the session timeout) its partitions go to the others, which
-read the request again. A message that is not a valid request is logged and skipped, so
-it cannot stall its partition.
+read the request again. A message that is not a valid request, or a request whose values
+the store refuses, is logged and skipped, so it cannot stall its partition.
 """
 
 from __future__ import annotations
@@ -18,12 +18,19 @@ import logging
 from typing import Annotated, Any
 
 from faststream.kafka import KafkaRouter
-from faststream.kafka.message import KafkaMessage
 from faststream.middlewares import AckPolicy
-from pydantic import SkipValidation, ValidationError, WithJsonSchema
+from pydantic import SkipValidation
 
-from driftloop_contracts import TrialCompleted, TrialFailed, TrialRequested
-from driftloop_runtime import Resources, publisher
+from driftloop_contracts import Event, TrialCompleted, TrialFailed, TrialRequested
+from driftloop_runtime import (
+    Message,
+    Resources,
+    as_raw_one,
+    message_schema,
+    parse_event,
+    publisher,
+    unless_refused,
+)
 
 from .settings import Settings
 from .worker import Trainer
@@ -31,13 +38,9 @@ from .worker import Trainer
 SERVICE = "training"
 logger = logging.getLogger("driftloop.training")
 
+CONSUMED: dict[str, type[Event]] = {TrialRequested.topic: TrialRequested}
 # Parsed in the handler: a malformed message must be skipped, not nacked forever.
-Delivered = Annotated[bytes, SkipValidation, WithJsonSchema(TrialRequested.model_json_schema())]
-
-
-async def as_bytes(message: KafkaMessage) -> bytes:
-    """FastStream decoder: the message's bytes, unparsed."""
-    return message.body
+Delivered = Annotated[Message, SkipValidation, message_schema(TrialRequested)]
 
 
 def create_router(resources: Resources[Settings], trainer: Trainer | None = None) -> KafkaRouter:
@@ -65,17 +68,16 @@ def create_router(resources: Resources[Settings], trainer: Trainer | None = None
         session_timeout_ms=settings.kafka_session_timeout_ms,
         heartbeat_interval_ms=settings.kafka_heartbeat_interval_ms,
         max_poll_interval_ms=int(settings.max_trial_seconds * 1000),
-        decoder=as_bytes,
+        decoder=as_raw_one,
         title=f"{SERVICE}:on_trial_requested",
     )
-    async def on_trial_requested(body: Delivered) -> None:
-        try:
-            request = TrialRequested.parse(body)
-        except ValidationError as exc:
-            logger.error("skipping a message that is not a valid TrialRequested: %s", exc)
+    async def on_trial_requested(message: Delivered) -> None:
+        request = parse_event(CONSUMED, message)
+        if not isinstance(request, TrialRequested):
             return
         try:
-            await trainer.handle(request)
+            with unless_refused(message, request):
+                await trainer.handle(request)
         except Exception:
             await asyncio.sleep(settings.retry_pause_seconds)  # an outage must not spin
             raise
