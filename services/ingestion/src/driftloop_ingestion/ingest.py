@@ -13,8 +13,10 @@ under the batch id they carry), and then deleted from the outbox. Should the pro
 between the commit and that delete, the events stay in the outbox: before a batch, at most
 once per ``recover_every`` seconds (so at once after a restart, when the batch that was cut
 short is delivered again), the ingestor claims outbox events older than ``stale_after``
-seconds, publishes them and deletes them. Events are therefore delivered at least once,
-under the event id they were stored with; consumers dedupe by event id where it matters.
+seconds, publishes them and deletes them; the service also runs that sweep on a timer
+(``sweeper``), for a stream that went quiet after the crash. Events are therefore
+delivered at least once, under the event id they were stored with; consumers dedupe by
+event id where it matters.
 """
 
 from __future__ import annotations
