@@ -139,7 +139,7 @@ async def add_trial(
 
 async def trial_row(conn: psycopg.AsyncConnection[Any], trial_id: str) -> dict[str, Any]:
     cur = await conn.execute(
-        "SELECT status, metrics, duration_seconds, artifact_sha256, code_version,"
+        "SELECT status, metrics, duration_seconds, cpu_seconds, artifact_sha256, code_version,"
         " library_versions, worker, error, finished_at, seed, params FROM trials WHERE id = %s",
         (trial_id,),
     )
@@ -204,6 +204,7 @@ async def test_a_requested_trial_completes_with_its_model_and_lineage(
     assert (event.metrics["train_rows"], event.metrics["validation_rows"]) == (192, 48)
     assert row["artifact_sha256"] == event.artifact_sha256
     assert row["duration_seconds"] == event.duration_seconds > 0
+    assert row["cpu_seconds"] > 0
     assert (row["seed"], row["params"], row["worker"]) == (7, FOREST, "worker-1")
     assert row["code_version"] and row["finished_at"] is not None
     assert set(row["library_versions"]) >= {"scikit-learn", "river", "numpy"}

@@ -43,6 +43,8 @@ class TrialResult:
     metrics: dict[str, float]
     duration_seconds: float
     lineage: dict[str, Any] = field(default_factory=dict)
+    # CPU time of the trial's thread: what training cost, whatever else the machine did.
+    cpu_seconds: float = 0.0
 
 
 def run_trial(
@@ -55,7 +57,7 @@ def run_trial(
     metric: str,
     holdout: HoldoutSize,
 ) -> TrialResult:
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.thread_time()
     training = holdout.split(snapshot).head
     parts = training.split_tail(VALIDATION)
     if len(parts.head) < 2 or len(parts.tail) < 1:
@@ -66,7 +68,13 @@ def run_trial(
         model = get_family(family).build(params, seed, task).fit(parts.head)
         metrics = evaluate(model, parts.tail, metric)
     metrics.update(train_rows=float(len(parts.head)), validation_rows=float(len(parts.tail)))
-    return TrialResult(model, metrics, time.perf_counter() - started, lineage())
+    return TrialResult(
+        model,
+        metrics,
+        time.perf_counter() - started,
+        lineage(),
+        cpu_seconds=time.thread_time() - cpu,
+    )
 
 
 def evaluate(model: Model, data: Dataset, metric: str) -> dict[str, float]:

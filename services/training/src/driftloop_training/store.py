@@ -64,14 +64,15 @@ async def complete(
     cur = await conn.execute(
         """
         UPDATE trials SET status = 'completed', metrics = %s, duration_seconds = %s,
-            artifact_sha256 = %s, code_version = %s, library_versions = %s, worker = %s,
-            error = NULL, finished_at = now()
+            cpu_seconds = %s, artifact_sha256 = %s, code_version = %s, library_versions = %s,
+            worker = %s, error = NULL, finished_at = now()
         WHERE id = %s AND status = 'requested'
         RETURNING attempt
         """,
         (
             Jsonb(trained.metrics),
             trained.duration_seconds,
+            trained.cpu_seconds,
             trained.artifact_sha256,
             trained.code_version,
             Jsonb(trained.library_versions),

@@ -35,6 +35,7 @@ class Job:
 class Trained:
     metrics: dict[str, float]
     duration_seconds: float
+    cpu_seconds: float
     artifact: bytes
     artifact_sha256: str
     code_version: str
@@ -107,6 +108,7 @@ def train(job: Job, snapshot: bytes) -> Outcome:
     return Trained(
         metrics=result.metrics,
         duration_seconds=result.duration_seconds,
+        cpu_seconds=result.cpu_seconds,
         artifact=artifact,
         artifact_sha256=digest,
         code_version=str(result.lineage.get("code_version", "unknown")),
