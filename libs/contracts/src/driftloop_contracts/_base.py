@@ -45,9 +45,11 @@ class Event(Contract):
     @field_validator("schema_version")
     @classmethod
     def _understood(cls, version: int) -> int:
+        # Older versions stay readable (a log outlives a deploy); a newer one may mean
+        # something this code would get wrong.
         known = cls.model_fields["schema_version"].default
-        if version != known:
-            raise ValueError(f"version {version} is not understood here, which reads {known}")
+        if not 1 <= version <= known:
+            raise ValueError(f"version {version} is not understood here, which reads 1 to {known}")
         return version
 
     def then(self, effect: type[EventT], /, **fields: Any) -> EventT:
