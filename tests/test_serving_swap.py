@@ -1,17 +1,24 @@
 """Journey: promotions swap the model under load without a failed request; a rollback brings
-the earlier model's predictions back; an artifact that fails its hash is never served."""
+the earlier model's predictions back; an artifact that fails its hash is never served, and
+people are alerted."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 import httpx
 import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 
+from driftloop_alerts import SECRET_ENV, SIGNATURE_HEADER, WEBHOOKS_ENV, verify
 from driftloop_contracts import ModelPromoted, PromotionReason
 
-from .helpers import eventually
+from .helpers import eventually, running_server
 from .test_serving_setup import (
     appoint,
     connect,
@@ -119,12 +126,36 @@ async def test_a_rollback_serves_the_earlier_model_s_predictions_again(
         assert model_1.predict(probes) != model_2.predict(probes)
 
 
-async def test_an_artifact_that_fails_its_hash_is_refused_and_the_old_model_serves_on(
-    kafka: str, database_url: str
+async def test_an_artifact_that_fails_its_hash_is_refused_alerted_and_the_old_model_serves_on(
+    kafka: str, database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    alerts: list[tuple[dict[str, Any], bool]] = []
+
+    async def hook(request: Request) -> Response:
+        body = await request.body()
+        alerts.append((json.loads(body), verify("s3cret", request.headers[SIGNATURE_HEADER], body)))
+        return Response(status_code=204)
+
     stream = stream_name()
     await register(database_url, stream)
     await store_model(database_url, stream, train(), 1)
+    receiver = Starlette(routes=[Route("/hook", hook, methods=["POST"])])
+    async with running_server(receiver) as hooks:
+        monkeypatch.setenv(WEBHOOKS_ENV, f"{hooks}/hook")
+        monkeypatch.setenv(SECRET_ENV, "s3cret")
+        await _refuse_a_tampered_artifact(kafka, database_url, stream)
+
+        async def alerted() -> list[tuple[dict[str, Any], bool]]:
+            return [(a, signed) for a, signed in alerts if a["stream"] == stream]
+
+        received = await eventually(alerted, what="the alert on the tampered model")
+    (alert, signed) = next((a, s) for a, s in received if a["details"]["model_id"] != "nowhere")
+    assert signed and alert["kind"] == "failure"
+    assert alert["details"]["reason"] == "hash_mismatch"
+    assert "refused" in alert["summary"]
+
+
+async def _refuse_a_tampered_artifact(kafka: str, database_url: str, stream: str) -> None:
     async with replica(kafka, database_url) as client:
         second = await store_model(database_url, stream, train(flip=True), 2)
         async with await connect(database_url) as conn:

@@ -17,6 +17,7 @@ from typing import Any
 from faststream.kafka import KafkaBroker
 from psycopg import OperationalError
 
+from driftloop_alerts import Alert, Hook, Notifier, hooks_from_env
 from driftloop_contracts import FeedbackReceived
 from driftloop_runtime import Resources
 
@@ -66,11 +67,16 @@ class Serving:
         self._latest: dict[str, int] = {}
         self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._tasks: list[asyncio.Task[None]] = []
+        self._notifier: Notifier | None = None
+        self._hooks: tuple[Hook, ...] = ()
 
     # -- life ----------------------------------------------------------------------------
 
     async def start_store(self) -> None:
         """Read the streams, and load every champion the store names."""
+        self._hooks = hooks_from_env()
+        self._notifier = Notifier(self.resources.pool)
+        await self._notifier.start()
         await self.streams.refresh()
         async with self.resources.pool.connection() as conn:
             appointments = await current_champions(conn)
@@ -93,6 +99,9 @@ class Serving:
         await self.checkpoints.save_unsaved(self.champions.all())
         await self.log.flush()
         await self.sink.stop()
+        if self._notifier is not None:
+            await self._notifier.stop()
+            self._notifier = None
 
     # -- promotions ----------------------------------------------------------------------
 
@@ -166,14 +175,20 @@ class Serving:
         return None
 
     def _refused(self, appointment: Appointment, exc: LoadFailed, prefix: str = "") -> None:
+        """Count, log and alert a model (or checkpoint) that was not loaded: an artifact
+        failing its hash may have been tampered with, and a person should know."""
+        what = f"model {appointment.model_id} v{appointment.version}"
         self.metrics.load_failures.labels(appointment.stream, prefix + exc.reason).inc()
-        logger.error(
-            "model %s v%d for stream %s refused: %s",
-            appointment.model_id,
-            appointment.version,
-            appointment.stream,
-            exc,
-        )
+        logger.error("%s for stream %s refused: %s", what, appointment.stream, exc)
+        if self._notifier is not None:
+            alert = Alert(
+                kind="failure",
+                stream=appointment.stream,
+                summary=f"{appointment.stream}: serving refused {what}, the previous one"
+                f" serves on: {exc}",
+                details={"model_id": appointment.model_id, "reason": prefix + exc.reason},
+            )
+            self._notifier.notify(alert, self._hooks)
 
     # -- requests ------------------------------------------------------------------------
 
