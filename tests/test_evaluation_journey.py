@@ -364,6 +364,17 @@ async def test_first_model_then_a_better_one_a_worse_one_a_tampered_one_and_roll
     await service.send(RollbackRequested(stream=stream.name, actor="bob", to_version=3))
     await service.send(RollbackRequested(stream=stream.name, actor="bob", to_version=9))
 
+    # Rollbacks and ended experiments come on different topics, in no set order between
+    # them: the recurrence is sent once both rollbacks serve, as a person would see them.
+    async def rolled_back() -> list[tuple[int, str, str]]:
+        found = await stream.serving()
+        return found if len(found) == 4 else []
+
+    assert (await eventually(rolled_back, timeout=60, what="the rollbacks"))[2:] == [
+        (2, "rollback", "alice"),
+        (3, "rollback", "bob"),
+    ]
+
     # The first concept returns: the archived first model answers it, and beats v3.
     await stream.add(200)
     back = await stream.recurring(await stream.snapshot(200), good["model_id"])
