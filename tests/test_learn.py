@@ -129,6 +129,28 @@ def test_scikit_learn_models_score_as_their_own_pipeline_does(family: str) -> No
         assert [list(p.values()) for p in probabilities] == own.tolist()
 
 
+@pytest.mark.parametrize("classes", [["no", "yes"], ["low", "mid", "high"], [3, 1, 2, 0]])
+def test_logistic_regression_probabilities_are_its_own_for_any_number_of_classes(
+    classes: list[Value],
+) -> None:
+    # Serving computes them without scikit-learn's input checks (binary: a logistic; more
+    # classes: a softmax): the same numbers as the pipeline's own, to the last bit.
+    rng = random.Random(11)
+    rows = [
+        Row(f"r{i}", i, {"x": x, "colour": rng.choice(["red", "blue"])}, classes[int(x * k)])
+        for i, (x, k) in enumerate((rng.random(), len(classes)) for _ in range(400))
+    ]
+    model = BUILTIN["sklearn.logistic_regression"].build({}, 7, "classification")
+    model.fit(Dataset.of(rows))
+    x: list[dict[str, Value]] = [row.features for row in rows[:50]] + [{"x": 2.5}, {}]
+    own = model.pipeline.predict_proba([{k: v for k, v in r.items() if v is not None} for r in x])
+    probabilities = model.predict_proba(x)
+    assert probabilities is not None
+    assert {tuple(p) for p in probabilities} == {tuple(c.item() for c in model.pipeline.classes_)}
+    assert [list(p.values()) for p in probabilities] == own.tolist()
+    assert model.predict(x) == [max(p, key=p.__getitem__) for p in probabilities]
+
+
 def test_a_trial_never_sees_the_holdout() -> None:
     # The holdout's labels are flipped: a model that trained on them would score worse.
     data = concept(400, 0.5)

@@ -4,6 +4,7 @@ and the reason, in ingestion's words; every accepted request comes out typed."""
 from __future__ import annotations
 
 from typing import Any
+from uuid import UUID
 
 import pytest
 
@@ -30,8 +31,14 @@ def test_a_single_record_is_accepted_and_given_an_id() -> None:
     scoring = CHECK.scoring({"stream": "orders", "features": GOOD})
     assert not scoring.batch
     [(record_id, features)] = scoring.records
-    assert len(record_id) == 36  # a uuid4
+    assert UUID(record_id).version == 4 and str(UUID(record_id)) == record_id
     assert features == GOOD
+
+
+def test_made_up_ids_never_repeat_past_a_stock_of_them() -> None:
+    made = [CHECK.scoring({"stream": "orders", "features": GOOD}).records[0][0] for _ in range(600)]
+    assert len(set(made)) == 600
+    assert {UUID(record_id).version for record_id in made} == {4}
 
 
 def test_a_batch_keeps_the_ids_it_was_given_and_int_amounts_pass_as_floats() -> None:

@@ -15,10 +15,13 @@ from typing import Any
 import numpy as np
 from river import base as river_base
 from river import compose
+from scipy.special import expit
 from sklearn.base import BaseEstimator
 from sklearn.feature_extraction import DictVectorizer
+from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
+from sklearn.utils.extmath import softmax
 
 from ._data import Dataset, Features, Value
 
@@ -82,12 +85,16 @@ class SklearnModel(Model):
     def predict_proba(self, X: Sequence[Features]) -> list[Proba] | None:
         if not hasattr(self.pipeline, "predict_proba") or not X:
             return None
+        estimator = self._estimator()
         try:
-            matrix = self._estimator().predict_proba(self._matrix(X))
+            if type(estimator) is LogisticRegression:
+                matrix = _logistic_proba(estimator, self._matrix(X))
+            else:
+                matrix = estimator.predict_proba(self._matrix(X))
         except AttributeError:  # e.g. an SVC without probability=True
             return None
         classes = [_plain(c) for c in self.pipeline.classes_]
-        return [dict(zip(classes, map(float, row), strict=True)) for row in matrix]
+        return [dict(zip(classes, row, strict=True)) for row in matrix.tolist()]
 
     def _matrix(self, X: Sequence[Features]) -> np.ndarray[Any, np.dtype[np.float64]]:
         """What the fitted pipeline's steps before the estimator make of ``X``. Built here
@@ -171,6 +178,18 @@ def _scaled(scaler: StandardScaler, matrix: np.ndarray[Any, Any]) -> np.ndarray[
     if scaler.with_std:
         matrix = matrix / scaler.scale_
     return matrix
+
+
+def _logistic_proba(
+    model: LogisticRegression, matrix: np.ndarray[Any, Any]
+) -> np.ndarray[Any, Any]:
+    """``model.predict_proba(matrix)``: the same arithmetic, without the checks of its input
+    (about 100 us a call here, whatever the rows; the arithmetic of 20 rows takes 5)."""
+    scores = matrix @ model.coef_.T + model.intercept_
+    if scores.shape[1] == 1:  # two classes: the second one's logistic
+        second = expit(scores[:, 0])
+        return np.column_stack([1 - second, second])
+    return softmax(scores, copy=False)  # type: ignore[no-any-return]
 
 
 def _plain(value: Any) -> Value:

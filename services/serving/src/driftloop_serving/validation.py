@@ -20,7 +20,6 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Annotated, Any
-from uuid import uuid4
 
 from pydantic import AfterValidator
 from pydantic_core import PydanticCustomError, SchemaValidator, ValidationError, from_json
@@ -30,6 +29,7 @@ from driftloop_learn import Features, Value
 from driftloop_spec import Task
 
 from .explain import explain
+from .ids import new_id
 from .rules import FLOAT_MAX, INT64_MAX, INT64_MIN, Problem
 
 
@@ -174,7 +174,7 @@ class StreamValidator:
         batch = "records" in data
         checked = self._check("records" if batch else "scoring", data)
         items = checked["records"] if batch else [checked]
-        records = [(item.get("record_id") or str(uuid4()), item["features"]) for item in items]
+        records = [(item.get("record_id") or new_id(), item["features"]) for item in items]
         return Scoring(self.schema.name, records, batch)
 
     def labels(self, data: dict[str, Any]) -> Labels:
