@@ -9,7 +9,8 @@ one pass after the other on the same machine:
 - echo: a bare ASGI app under uvicorn (same settings as the service: uvloop, httptools, no
   access log) that parses the JSON body and answers it back: what uvicorn itself takes;
 - serving: ``POST /predict`` with one record each, prediction logging to Kafka ON;
-- echo at half load: requests at a fixed rate, 50% of the serving pass's maximum: the
+  (these two alternate for ``--rounds`` rounds; each side's median pass is reported)
+- echo at half load: requests at a fixed rate, 50% of the serving's median maximum: the
   latency floor of the machine at that rate;
 - serving at half load: the same fixed rate, where the p99 target is judged. Latency
   counts from each request's scheduled time, so a slow answer cannot hide the requests
@@ -21,7 +22,8 @@ with a warm-up that is not measured. Besides requests/s, each closed pass report
 server's CPU time per request, which contention from other processes on the machine
 changes least.
 
-    uv run python bench/serve.py [--quick] [--seconds S] [--connections C] [--profile FILE]
+    uv run python bench/serve.py [--quick] [--seconds S] [--rounds R] [--connections C]
+                                 [--profile FILE]
 
 Prints a summary, then one JSON line of figures.
 """
@@ -356,6 +358,11 @@ def drive(
     return figures
 
 
+def _median(passes: list[dict[str, Any]]) -> dict[str, Any]:
+    """The pass of median requests/s (the lower middle one of an even number)."""
+    return sorted(passes, key=lambda figures: figures["rps"])[(len(passes) - 1) // 2]
+
+
 def _logged(port: int) -> dict[str, float]:
     import httpx
 
@@ -401,10 +408,16 @@ def run(bootstrap: str, database_url: str, args: argparse.Namespace) -> dict[str
         try:
             _wait_echo(echo_port, body, echo_process)
             echo_server = psutil.Process(echo_process.pid)
-            print("echo app ...", flush=True)
-            echo_figures = drive(echo_port, "/", body, args, None, echo_server)
-            print("serving ...", flush=True)
-            full = drive(port, "/predict", body, args, None, server)
+            # Closed passes alternate, echo then serving, round after round; each side's
+            # median pass stands for it, so a burst of noise from elsewhere on the machine
+            # moves one pass rather than the ratio.
+            echoes, serves = [], []
+            for round_ in range(1, args.rounds + 1):
+                print(f"round {round_} of {args.rounds}: echo app ...", flush=True)
+                echoes.append(drive(echo_port, "/", body, args, None, echo_server))
+                print(f"round {round_} of {args.rounds}: serving ...", flush=True)
+                serves.append(drive(port, "/predict", body, args, None, server))
+            echo_figures, full = _median(echoes), _median(serves)
             # Latency is judged at half the load the service sustains; the echo at the same
             # rate gives this machine's floor.
             half_rate = full["rps"] * 0.5
@@ -435,6 +448,9 @@ def run(bootstrap: str, database_url: str, args: argparse.Namespace) -> dict[str
         "serve_server_cpu": full["server_cpu"],
         "serve_client_cpu": full["client_cpu"],
         "ratio": round(full["rps"] / echo_figures["rps"], 3),
+        "round_ratios": [
+            round(s["rps"] / e["rps"], 3) for e, s in zip(echoes, serves, strict=True)
+        ],
         "echo_cpu_us_per_request": echo_figures["cpu_us"],
         "serve_cpu_us_per_request": full["cpu_us"],
         "cpu_ratio": round(echo_figures["cpu_us"] / full["cpu_us"], 3),
@@ -445,7 +461,7 @@ def run(bootstrap: str, database_url: str, args: argparse.Namespace) -> dict[str
         "half_load_p99_ms": half["p99_ms"],
         "half_load_unfinished": half["unfinished"],
         "target_p99_ms": TARGET_P99_MS,
-        "errors": sum(f["errors"] for f in (echo_figures, echo_half, full, half)),
+        "errors": sum(f["errors"] for f in (*echoes, echo_half, *serves, half)),
         "prediction_logs_sent": int(logged.get("prediction_log_sent_total", 0)),
         "prediction_logs_failed": int(logged.get("prediction_log_failed_total", 0)),
         "mean_model_batch_rows": round(
@@ -478,6 +494,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=15.0, help="measured seconds per pass")
     parser.add_argument("--warmup", type=float, default=2.0, help="unmeasured seconds per pass")
     parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--rounds", type=int, default=3, help="closed passes of each app")
     parser.add_argument("--rows", type=int, default=5000, help="training rows")
     parser.add_argument("--profile", help="write the service's cProfile stats to this file")
     parser.add_argument("--echo", type=int, help=argparse.SUPPRESS)
@@ -491,6 +508,7 @@ def main() -> None:
         return
     if args.quick:
         args.seconds, args.warmup = min(args.seconds, 3.0), min(args.warmup, 1.0)
+        args.rounds = min(args.rounds, 3)
     from driftloop.embedded import embedded_kafka, embedded_postgres
 
     started = time.perf_counter()
