@@ -127,3 +127,24 @@ async def test_the_background_sender_sends_what_requests_append() -> None:
     finally:
         task.cancel()
     assert [len(values) for _, _, values in kafka.batches] == [2, 2, 1]
+
+
+async def test_logs_appended_within_the_linger_go_out_as_one_batch() -> None:
+    kafka, metrics = Kafka(), Metrics()
+    log = PredictionLog(kafka, metrics, capacity=100, batch_size=50, linger=0.05)
+    task = asyncio.create_task(log.run())
+    try:
+        for i in range(5):  # one request after the other, each in its own turn of the loop
+            log.append([logged("a", i)])
+            await asyncio.sleep(0)
+
+        async def all_sent() -> bool:
+            return sent(metrics) == 5
+
+        await eventually(all_sent, timeout=5, what="the log to be sent")
+        log.append([logged("a", i) for i in range(5, 55)])  # a whole batch does not wait
+        await asyncio.sleep(0.01)
+        assert sent(metrics) == 55
+    finally:
+        task.cancel()
+    assert [len(values) for _, _, values in kafka.batches] == [5, 50]

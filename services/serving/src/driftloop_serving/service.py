@@ -59,7 +59,11 @@ class Serving:
             settings.kafka_bootstrap_servers, f"driftloop-serving-{settings.instance}-log"
         )
         self.log = PredictionLog(
-            self.sink, self.metrics, settings.log_queue_size, settings.log_batch_size
+            self.sink,
+            self.metrics,
+            settings.log_queue_size,
+            settings.log_batch_size,
+            settings.log_linger_seconds,
         )
         self.recent = online.Recent(settings.recent_predictions)
         self.batcher = Batcher(self.metrics.batch_rows.observe)
