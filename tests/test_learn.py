@@ -141,6 +141,7 @@ def test_logistic_regression_probabilities_are_its_own_for_any_number_of_classes
         for i, (x, k) in enumerate((rng.random(), len(classes)) for _ in range(400))
     ]
     model = BUILTIN["sklearn.logistic_regression"].build({}, 7, "classification")
+    assert isinstance(model, driftloop_learn.SklearnModel)
     model.fit(Dataset.of(rows))
     x: list[dict[str, Value]] = [row.features for row in rows[:50]] + [{"x": 2.5}, {}]
     own = model.pipeline.predict_proba([{k: v for k, v in r.items() if v is not None} for r in x])
