@@ -9,6 +9,7 @@ from .app import (
     publisher,
     serve,
 )
+from .consume import consume_batches
 from .outbox import Outbox, Send, Transaction
 from .raw import (
     REFUSALS,
@@ -38,6 +39,7 @@ __all__ = [
     "batch_schema",
     "check_health",
     "configure_logging",
+    "consume_batches",
     "create_broker",
     "create_service_app",
     "health_route",
