@@ -592,7 +592,13 @@ def test_public_surface_is_exactly_all() -> None:
 
 
 @pytest.mark.parametrize(
-    "module", ["driftloop_spec", "driftloop_spec._durations", "driftloop_spec._cron"]
+    "module",
+    [
+        "driftloop_spec",
+        "driftloop_spec._durations",
+        "driftloop_spec._cron",
+        "driftloop_spec._values",
+    ],
 )
 def test_docstring_examples_run(module: str) -> None:
     result = doctest.testmod(__import__(module, fromlist=["_"]))

@@ -33,7 +33,7 @@ from pydantic import AwareDatetime, TypeAdapter
 from pydantic_core import SchemaValidator, ValidationError, from_json, to_json
 
 from driftloop_contracts import Record
-from driftloop_spec import Task
+from driftloop_spec import FLOAT_MAX, INT64_MAX, INT64_MIN, Task
 
 from .validation import Rejection, StreamSchema, validate
 
@@ -44,8 +44,6 @@ _EVENT_TIME = SchemaValidator(TypeAdapter(AwareDatetime).core_schema).validate_p
 
 _FLOAT, _INT, _CATEGORY, _BOOL = range(4)
 _CODES = {"float": _FLOAT, "int": _INT, "category": _CATEGORY, "bool": _BOOL}
-_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
-_FLOAT_MAX = 1.7976931348623157e308
 
 
 class Accepted(NamedTuple):
@@ -140,9 +138,9 @@ def _features_fit(features: dict[str, Any], codes: dict[str, int]) -> bool:
                 return False
         elif kind is int:
             if code == _FLOAT:
-                if not -_FLOAT_MAX <= value <= _FLOAT_MAX:
+                if not -FLOAT_MAX <= value <= FLOAT_MAX:
                     return False
-            elif code not in (_INT, _CATEGORY) or not _INT64_MIN <= value <= _INT64_MAX:
+            elif code not in (_INT, _CATEGORY) or not INT64_MIN <= value <= INT64_MAX:
                 return False
         elif kind is str:
             if code != _CATEGORY or "\x00" in value:

@@ -1,7 +1,8 @@
 """Is this message a record of a registered stream? Pure: bytes and schemas in, a verdict out.
 
 The envelope is checked by the contract itself (``Record``), so producers and ingestion
-read one definition; the stream's schema then checks the features and the label. Every
+read one definition; the stream's schema then checks the features and the label, by the
+value rules serving applies too (``driftloop_spec.feature_fault`` and ``label_fault``). Every
 rejection names the offending field (``None`` when the whole message is at fault) and
 says why in words a producer can act on.
 
@@ -18,14 +19,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from enum import StrEnum
-from math import isfinite
-from typing import get_args
 
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails, from_json
 
 from driftloop_contracts import Record, Value
-from driftloop_spec import FeatureType, Task
+from driftloop_spec import NUL_REASON, Task, feature_fault, label_fault
 
 
 class Kind(StrEnum):
@@ -85,15 +84,12 @@ def validate(
             record, Kind.UNKNOWN_STREAM, "stream", "no stream of this name is registered"
         )
     if "\x00" in record.record_id:
-        return _reject(record, Kind.UNSTORABLE, "record_id", _NUL)
+        return _reject(record, Kind.UNSTORABLE, "record_id", NUL_REASON)
     if problem := _check_features(record.features, schema):
         return _reject(record, *problem)
     if problem := _check_label(record.label, schema.task):
         return _reject(record, *problem)
     return record
-
-
-_NUL = "contains a NUL character (\\u0000), which the store cannot hold"
 
 
 def _reject(record: Record, kind: Kind, field: str, reason: str) -> Rejection:
@@ -142,23 +138,6 @@ def _envelope_rejection(errors: list[ErrorDetails]) -> Rejection:
 
 Problem = tuple[Kind, str, str]
 
-_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
-_FLOAT_MAX = 1.7976931348623157e308
-_TYPES: tuple[FeatureType, ...] = get_args(FeatureType)
-
-
-def _fits(expected: str, value: Value) -> bool:
-    # `type(v) is` rather than isinstance: bool is an int subclass, and True is no number here.
-    if type(value) is int:
-        if expected == "float":
-            return -_FLOAT_MAX <= value <= _FLOAT_MAX
-        return expected in ("int", "category") and _INT64_MIN <= value <= _INT64_MAX
-    if type(value) is float:
-        return expected == "float"
-    if type(value) is bool:
-        return expected == "bool"
-    return type(value) is str and expected == "category"
-
 
 def _check_features(features: Mapping[str, Value], schema: StreamSchema) -> Problem | None:
     expected_types = schema.features
@@ -167,12 +146,9 @@ def _check_features(features: Mapping[str, Value], schema: StreamSchema) -> Prob
         expected = expected_types.get(name)
         if expected is None:
             return Kind.UNKNOWN_FEATURE, field, f"not in the schema of stream {schema.name}"
-        if type(value) is float and not isfinite(value):
-            return Kind.NOT_FINITE, field, f"must be a finite number, got {_literal(value)}"
-        if not _fits(expected, value):
-            return Kind.WRONG_TYPE, field, _expected(expected, value)
-        if type(value) is str and "\x00" in value:
-            return Kind.UNSTORABLE, field, _NUL
+        if fault := feature_fault(expected, value):
+            # The shared rules name each fault as Kind does.
+            return Kind(fault[0]), field, fault[1]
     if len(features) < len(expected_types):
         # Every given name is known, so fewer names than the schema means some are missing.
         missing = next(name for name in expected_types if name not in features)
@@ -181,39 +157,6 @@ def _check_features(features: Mapping[str, Value], schema: StreamSchema) -> Prob
 
 
 def _check_label(label: Value, task: Task | None) -> Problem | None:
-    if label is None:
-        return None
-    if type(label) is float and not isfinite(label):
-        return Kind.NOT_FINITE, "label", f"must be a finite number, got {_literal(label)}"
-    if task == "classification" and type(label) is float:
-        return (
-            Kind.INVALID_LABEL,
-            "label",
-            f"a class must be an int, string or bool, got {_show(label)}",
-        )
-    if task == "regression" and type(label) not in (int, float):
-        return Kind.INVALID_LABEL, "label", f"must be a number for regression, got {_show(label)}"
-    if type(label) is str and "\x00" in label:
-        return Kind.UNSTORABLE, "label", _NUL
+    if fault := label_fault(label, task):
+        return Kind(fault[0]), "label", fault[1]
     return None
-
-
-def _expected(expected: str, value: Value) -> str:
-    if expected not in _TYPES:
-        return f"the stream's schema has the unsupported type {expected!r}"
-    if type(value) is int and expected != "bool":
-        return f"expected {expected}, got an int out of its range"
-    wanted = "string or int" if expected == "category" else expected
-    return f"expected {wanted}, got {_show(value)}"
-
-
-def _show(value: Value) -> str:
-    names = {float: "float", int: "int", str: "string", bool: "bool"}
-    text = repr(value)
-    text = text if len(text) <= 40 else text[:37] + "..."
-    return "null" if value is None else f"{names[type(value)]} {text}"
-
-
-def _literal(value: float) -> str:
-    # As the producer wrote it: JSON's extensions spell these NaN and Infinity.
-    return "NaN" if value != value else ("Infinity" if value > 0 else "-Infinity")

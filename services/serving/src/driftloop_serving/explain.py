@@ -10,7 +10,9 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic_core import ErrorDetails
 
-from .rules import NUL, Problem, check_features, check_label
+from driftloop_spec import NUL_REASON
+
+from .rules import Problem, check_features, check_label
 
 if TYPE_CHECKING:
     from .validation import StreamSchema
@@ -23,7 +25,7 @@ _REASONS = {
     "string_type": "must be a string",
     "string_too_short": "must not be empty",
     "string_too_long": "must be at most 128 characters",
-    "string_pattern_mismatch": NUL,
+    "string_pattern_mismatch": NUL_REASON,
 }
 _TAGS = frozenset({"bool", "int", "float", "str"})
 # Where a record (or label) sits in each request shape.

@@ -1,7 +1,8 @@
 """Why a record's features or label break its stream's schema, in ingestion's words. Pure.
 
 The rules are ingestion's (a record ingestion would dead-letter is refused here too, for
-the same reason); services never import each other, so they are restated, not imported.
+the same reason); services never import each other, so both read the value rules from
+the library that owns the schema's types (``driftloop_spec.feature_fault``, ``label_fault``).
 The fast path does not run these: pydantic-core validators compiled from the same rules
 (``validation``) accept or refuse, and only a refusal is explained here.
 
@@ -13,15 +14,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from math import isfinite
-from typing import get_args
 
-from driftloop_spec import FeatureType, Task
-
-INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
-FLOAT_MAX = 1.7976931348623157e308
-NUL = "contains a NUL character (\\u0000), which the store cannot hold"
-_TYPES: tuple[FeatureType, ...] = get_args(FeatureType)
+from driftloop_spec import Task, feature_fault, label_fault
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,12 +44,8 @@ def check_features(
             return Problem(field, f"not in the schema of stream {stream}")
         if not isinstance(value, (str, int, float, type(None))):
             return Problem(field, "must be a number, string, boolean or null")
-        if type(value) is float and not isfinite(value):
-            return Problem(field, f"must be a finite number, got {_literal(value)}")
-        if not fits(expected, value):
-            return Problem(field, _expected(expected, value))
-        if type(value) is str and "\x00" in value:
-            return Problem(field, NUL)
+        if fault := feature_fault(expected, value):
+            return Problem(field, fault[1])
     if len(features) < len(schema):
         # Every given name is known, so fewer names than the schema means some are missing.
         missing = next(name for name in schema if name not in features)
@@ -69,46 +59,6 @@ def check_label(label: object, task: Task | None, field: str = "label") -> Probl
         return Problem(field, "required: the true label of the record")
     if not isinstance(label, (str, int, float)):
         return Problem(field, "must be a number, string or boolean")
-    if type(label) is float and not isfinite(label):
-        return Problem(field, f"must be a finite number, got {_literal(label)}")
-    if task == "classification" and type(label) is float:
-        return Problem(field, f"a class must be an int, string or bool, got {show(label)}")
-    if task == "regression" and type(label) not in (int, float):
-        return Problem(field, f"must be a number for regression, got {show(label)}")
-    if type(label) is str and "\x00" in label:
-        return Problem(field, NUL)
+    if fault := label_fault(label, task):
+        return Problem(field, fault[1])
     return None
-
-
-def fits(expected: str, value: object) -> bool:
-    # `type(v) is` rather than isinstance: bool is an int subclass, and True is no number here.
-    if type(value) is int:
-        if expected == "float":
-            return -FLOAT_MAX <= value <= FLOAT_MAX
-        return expected in ("int", "category") and INT64_MIN <= value <= INT64_MAX
-    if type(value) is float:
-        return expected == "float"
-    if type(value) is bool:
-        return expected == "bool"
-    return type(value) is str and expected == "category"
-
-
-def _expected(expected: str, value: object) -> str:
-    if expected not in _TYPES:
-        return f"the stream's schema has the unsupported type {expected!r}"
-    if type(value) is int and expected != "bool":
-        return f"expected {expected}, got an int out of its range"
-    wanted = "string or int" if expected == "category" else expected
-    return f"expected {wanted}, got {show(value)}"
-
-
-def show(value: object) -> str:
-    names = {float: "float", int: "int", str: "string", bool: "bool"}
-    text = repr(value)
-    text = text if len(text) <= 40 else text[:37] + "..."
-    return "null" if value is None else f"{names.get(type(value), type(value).__name__)} {text}"
-
-
-def _literal(value: float) -> str:
-    # As JSON's extensions spell them, which is how the caller wrote them.
-    return "NaN" if value != value else ("Infinity" if value > 0 else "-Infinity")

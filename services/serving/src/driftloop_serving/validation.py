@@ -26,11 +26,11 @@ from pydantic_core import PydanticCustomError, SchemaValidator, ValidationError,
 from pydantic_core import core_schema as cs
 
 from driftloop_learn import Features, Value
-from driftloop_spec import Task
+from driftloop_spec import FLOAT_MAX, INT64_MAX, INT64_MIN, Task
 
 from .explain import explain
 from .ids import new_id
-from .rules import FLOAT_MAX, INT64_MAX, INT64_MIN, Problem
+from .rules import Problem
 
 
 @dataclass(frozen=True, slots=True)
