@@ -148,3 +148,28 @@ async def test_logs_appended_within_the_linger_go_out_as_one_batch() -> None:
     finally:
         task.cancel()
     assert [len(values) for _, _, values in kafka.batches] == [5, 50]
+
+
+async def test_under_steady_load_every_batch_lingers_not_only_the_first() -> None:
+    class SlowKafka(Kafka):
+        async def __call__(self, topic: str, key: bytes, values: list[bytes]) -> None:
+            await asyncio.sleep(0.01)  # the acknowledgement's round trip
+            await super().__call__(topic, key, values)
+
+    kafka, metrics = SlowKafka(), Metrics()
+    log = PredictionLog(kafka, metrics, capacity=10_000, batch_size=500, linger=0.05)
+    task = asyncio.create_task(log.run())
+    try:
+        for i in range(300):  # one prediction a millisecond, for 0.3 s
+            log.append([logged("a", i)])
+            await asyncio.sleep(0.001)
+
+        async def all_sent() -> bool:
+            return sent(metrics) == 300
+
+        await eventually(all_sent, timeout=5, what="the log to be sent")
+    finally:
+        task.cancel()
+    sizes = [len(values) for _, _, values in kafka.batches]
+    # Each batch waited the linger: none holds only what came in during one acknowledgement.
+    assert len(sizes) <= 8 and min(sizes[:-1]) >= 20, sizes

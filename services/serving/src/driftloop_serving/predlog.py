@@ -98,12 +98,14 @@ class PredictionLog:
         """Send forever; cancel to stop (then ``flush``)."""
         while True:
             await self._ready.wait()
-            if len(self._queue) < self._batch_size:
-                # A Kafka produce request costs about what 30 logs in it do: fewer, fuller
-                # ones leave the event loop more time for requests.
-                await asyncio.sleep(self._linger)
             self._ready.clear()
             while self._queue:
+                if len(self._queue) < self._batch_size:
+                    # A Kafka produce request costs about what 30 logs in it do: fewer,
+                    # fuller ones leave the event loop more time for requests. (Without
+                    # this wait, under load, each batch would hold only what came in
+                    # while Kafka acknowledged the one before.)
+                    await asyncio.sleep(self._linger)
                 await self._send_some()
 
     async def flush(self, timeout: float = 10.0) -> None:
