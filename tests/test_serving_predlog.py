@@ -6,13 +6,15 @@ from __future__ import annotations
 import asyncio
 import json
 from datetime import UTC, datetime
+from typing import Any
 
 from driftloop_contracts import PredictionLogged
 from driftloop_serving.ids import uuid4s
 from driftloop_serving.metrics import Metrics
 from driftloop_serving.predlog import Logged, PredictionLog
+from driftloop_serving.sink import KafkaSink
 
-from .helpers import eventually
+from .helpers import eventually, read_topic
 
 AT = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 
@@ -173,3 +175,29 @@ async def test_under_steady_load_every_batch_lingers_not_only_the_first() -> Non
     sizes = [len(values) for _, _, values in kafka.batches]
     # Each batch waited the linger: none holds only what came in during one acknowledgement.
     assert len(sizes) <= 8 and min(sizes[:-1]) >= 20, sizes
+
+
+async def test_a_whole_batch_of_logs_goes_to_the_broker_as_one_kafka_batch(kafka: str) -> None:
+    sink = KafkaSink(kafka, "test-predlog")
+    await sink.start()
+    try:
+        producer = sink._producer
+        assert producer is not None
+        sent_batches = 0
+        send_batch = producer.send_batch
+
+        async def counted(*args: Any, **kwargs: Any) -> Any:
+            nonlocal sent_batches
+            sent_batches += 1
+            return await send_batch(*args, **kwargs)
+
+        producer.send_batch = counted
+        key = f"s_{uuid4s(1)[0][:8]}"
+        values = [logged(key, i).encode(event_id) for i, event_id in enumerate(uuid4s(500))]
+        assert min(map(len, values)) > 200  # as big as real ones
+        await sink(PredictionLogged.topic, key.encode(), values)
+    finally:
+        await sink.stop()
+    assert sent_batches == 1
+    found = [v for k, v in await read_topic(kafka, PredictionLogged.topic) if k == key.encode()]
+    assert found == values
