@@ -20,7 +20,7 @@ class Settings(ServiceSettings):
     # Prediction logs waiting for Kafka; beyond this they are counted as dropped.
     log_queue_size: int = Field(default=100_000, ge=1)
     log_batch_size: int = Field(default=500, ge=1)
-    # How long the first prediction of a batch waits for others to join it.
+    # How long a batch of prediction logs waits to fill (unless log_batch_size are waiting).
     log_linger_seconds: float = Field(default=0.02, ge=0)
     # Online learning: features of this many recent predictions are kept for their labels.
     recent_predictions: int = Field(default=100_000, ge=1)
