@@ -411,9 +411,9 @@ def run(bootstrap: str, database_url: str, args: argparse.Namespace) -> dict[str
         try:
             _wait_echo(echo_port, body, echo_process)
             echo_server = psutil.Process(echo_process.pid)
-            # Closed passes alternate, echo then serving, round after round; each side's
-            # median pass stands for it, so a burst of noise from elsewhere on the machine
-            # moves one pass rather than the ratio.
+            # Closed passes alternate, echo then serving, round after round: the ratio is the
+            # median of the rounds' own, so a slow spell of the machine moves one round. Each
+            # side's median pass gives its requests/s, latency and CPU figures.
             echoes, serves = [], []
             for round_ in range(1, args.rounds + 1):
                 print(f"round {round_} of {args.rounds}: echo app ...", flush=True)

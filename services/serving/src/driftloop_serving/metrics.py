@@ -9,8 +9,10 @@ else is counted rarely and uses prometheus-client's metrics directly.
 
 from __future__ import annotations
 
+import itertools
 from bisect import bisect_left
 from collections import Counter as Tally
+from collections import defaultdict
 from collections.abc import Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -31,16 +33,17 @@ class Tallies(Collector):
     def __init__(self) -> None:
         self.requests: Tally[tuple[str, str]] = Tally()
         # Per route: how many fell in each bucket (the last one +Inf), and their sum.
-        self.latency: dict[str, tuple[list[int], list[float]]] = {}
+        self.latency: dict[str, list[int]] = {}
+        self.latency_sum: defaultdict[str, float] = defaultdict(float)
         self.predictions: Tally[tuple[str, str, str]] = Tally()
 
     def observe(self, route: str, status: int, seconds: float) -> None:
         self.requests[route, str(status)] += 1
-        found = self.latency.get(route)
-        if found is None:
-            found = self.latency[route] = ([0] * (len(LATENCY_BUCKETS) + 1), [0.0])
-        found[0][bisect_left(LATENCY_BUCKETS, seconds)] += 1
-        found[1][0] += seconds
+        counts = self.latency.get(route)
+        if counts is None:
+            counts = self.latency[route] = [0] * (len(LATENCY_BUCKETS) + 1)
+        counts[bisect_left(LATENCY_BUCKETS, seconds)] += 1
+        self.latency_sum[route] += seconds
 
     def collect(self) -> Iterator[Metric]:
         requests = CounterMetricFamily(
@@ -54,12 +57,9 @@ class Tallies(Collector):
             labels=["route"],
         )
         bounds = [*map(str, LATENCY_BUCKETS), "+Inf"]
-        for route, (counts, total) in self.latency.items():
-            cumulative, running = [], 0
-            for bound, count in zip(bounds, counts, strict=True):
-                running += count
-                cumulative.append((bound, running))
-            latency.add_metric([route], cumulative, total[0])
+        for route, counts in self.latency.items():
+            cumulative = zip(bounds, itertools.accumulate(counts), strict=True)
+            latency.add_metric([route], list(cumulative), self.latency_sum[route])
         predictions = CounterMetricFamily(
             "driftloop_serving_predictions",
             "Predictions made, by predicted class ('value' for regression).",
